@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Every map Ferry's programs share, with typed helpers. Each program object
+ * includes this header; maps are pinned by name, so the first object to load
+ * creates them under the pin root and the others reuse them.
+ * Map names stay within the kernel's 15 characters.
+ */
+#ifndef FERRY_MAPS_H
+#define FERRY_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "ferry_abi.h"
+
+/* cgroup id -> workload: enrolling a workload is one write here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct ferry_workload);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_enrolled SEC(".maps");
+
+/* Captured and excluded destinations (MeshConfig captureCIDRs / excludeCIDRs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1024);
+	__type(key, struct ferry_cidr_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_capture SEC(".maps");
+
+/* Destination ports never captured (MeshConfig excludePorts). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_noports SEC(".maps");
+
+/* socket cookie -> origin, from connect() until sockops sees the SYN go out.
+ * LRU: a connect that fails before the SYN leaves nothing behind for long. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ferry_origin);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_pending SEC(".maps");
+
+/* workload 4-tuple + netns cookie -> origin: what getsockopt answers from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ferry_tuple);
+	__type(value, struct ferry_origin);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_tuples SEC(".maps");
+
+/* socket cookie -> per-connection kernel statistics; removed on TCP_CLOSE. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct ferry_conn_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FERRY_CTR_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_counters SEC(".maps");
+
+static __always_inline void ferry_count(__u32 counter)
+{
+	__u64 *value = bpf_map_lookup_elem(&ferry_counters, &counter);
+	if (value)
+		*value += 1;
+}
+
+#endif /* FERRY_MAPS_H */

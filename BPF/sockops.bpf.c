@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sockops: connection bookkeeping.
+ *
+ * - A captured socket (connect4/6 left its origin in ferry_pending) gets its
+ *   4-tuple recorded in ferry_tuples as soon as the SYN is about to leave, so the
+ *   origin is there before ferryd can accept the connection and ask for it.
+ * - Captured sockets and ferryd's own (marked) sockets get an entry in
+ *   ferry_conns with the kernel's view: bytes, smoothed RTT, retransmits, state.
+ *   State, RTT and retransmit callbacks keep it fresh.
+ * - On TCP_CLOSE both entries go, so the maps hold live connections only.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "include/ferry_abi.h"
+#include "include/ferry_addr.h"
+#include "include/ferry_maps.h"
+
+#define TRACKING_FLAGS (BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_RETRANS_CB_FLAG)
+
+/* The socket's own 4-tuple, local end first, in the normalised form. */
+static __always_inline void own_tuple(struct bpf_sock_ops *ctx, struct ferry_tuple *tuple)
+{
+	tuple->netns_cookie = bpf_get_netns_cookie(ctx);
+	if (FERRY_READ(ctx->family) == FERRY_AF_INET) {
+		ferry_addr_from_v4(tuple->src_addr, FERRY_READ(ctx->local_ip4));
+		ferry_addr_from_v4(tuple->dst_addr, FERRY_READ(ctx->remote_ip4));
+	} else {
+		tuple->src_addr[0] = ctx->local_ip6[0];
+		tuple->src_addr[1] = ctx->local_ip6[1];
+		tuple->src_addr[2] = ctx->local_ip6[2];
+		tuple->src_addr[3] = ctx->local_ip6[3];
+		tuple->dst_addr[0] = ctx->remote_ip6[0];
+		tuple->dst_addr[1] = ctx->remote_ip6[1];
+		tuple->dst_addr[2] = ctx->remote_ip6[2];
+		tuple->dst_addr[3] = ctx->remote_ip6[3];
+	}
+	tuple->src_port = (__u16)FERRY_READ(ctx->local_port);
+	tuple->dst_port = (__u16)bpf_ntohl(FERRY_READ(ctx->remote_port));
+	tuple->_pad = 0;
+}
+
+static __always_inline int is_ferry_socket(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	return sk && sk->mark == FERRY_SOCKET_MARK;
+}
+
+static __always_inline void refresh(struct bpf_sock_ops *ctx, struct ferry_conn_stats *stats)
+{
+	stats->bytes_acked = FERRY_READ(ctx->bytes_acked);
+	stats->bytes_received = FERRY_READ(ctx->bytes_received);
+	stats->srtt_us = FERRY_READ(ctx->srtt_us) >> 3; /* the kernel keeps srtt scaled by 8 */
+	stats->total_retrans = FERRY_READ(ctx->total_retrans);
+	stats->state = (__u8)FERRY_READ(ctx->state);
+	stats->updated_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void track(struct bpf_sock_ops *ctx, __u64 cookie, __u8 kind,
+				  const struct ferry_origin *origin)
+{
+	struct ferry_conn_stats stats = {};
+	own_tuple(ctx, &stats.tuple);
+	if (origin)
+		stats.origin = *origin;
+	stats.kind = kind;
+	stats.start_ns = bpf_ktime_get_ns();
+	refresh(ctx, &stats);
+	if (bpf_map_update_elem(&ferry_conns, &cookie, &stats, BPF_ANY) != 0) {
+		ferry_count(FERRY_CTR_MAP_FULL);
+		return;
+	}
+	ferry_count(FERRY_CTR_CONN_TRACKED);
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | TRACKING_FLAGS);
+}
+
+/* The SYN is about to leave: the local port is bound, the peer has not seen
+ * anything yet, so the tuple is in place before ferryd's accept() returns. */
+static __always_inline void on_connect(struct bpf_sock_ops *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ferry_origin *pending = bpf_map_lookup_elem(&ferry_pending, &cookie);
+	if (pending) {
+		struct ferry_origin origin = *pending;
+		bpf_map_delete_elem(&ferry_pending, &cookie);
+		struct ferry_tuple tuple = {};
+		own_tuple(ctx, &tuple);
+		if (bpf_map_update_elem(&ferry_tuples, &tuple, &origin, BPF_ANY) != 0)
+			ferry_count(FERRY_CTR_MAP_FULL);
+		track(ctx, cookie, FERRY_CONN_CAPTURED, &origin);
+		return;
+	}
+	if (is_ferry_socket(ctx))
+		track(ctx, cookie, FERRY_CONN_UPSTREAM, 0);
+}
+
+static __always_inline void on_close(struct bpf_sock_ops *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ferry_conn_stats *stats = bpf_map_lookup_elem(&ferry_conns, &cookie);
+	if (!stats)
+		return;
+	if (stats->kind == FERRY_CONN_CAPTURED) {
+		struct ferry_tuple tuple = stats->tuple;
+		bpf_map_delete_elem(&ferry_tuples, &tuple);
+	}
+	bpf_map_delete_elem(&ferry_conns, &cookie);
+	ferry_count(FERRY_CTR_CONN_CLOSED);
+}
+
+static __always_inline void on_update(struct bpf_sock_ops *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ferry_conn_stats *stats = bpf_map_lookup_elem(&ferry_conns, &cookie);
+	if (!stats)
+		return;
+	refresh(ctx, stats);
+	if (ctx->op == BPF_SOCK_OPS_RTT_CB)
+		stats->rtt_samples += 1;
+}
+
+SEC("sockops")
+int ferry_sockops(struct bpf_sock_ops *ctx)
+{
+	switch (ctx->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		on_connect(ctx);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		if (is_ferry_socket(ctx))
+			track(ctx, bpf_get_socket_cookie(ctx), FERRY_CONN_INBOUND, 0);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (ctx->args[1] == BPF_TCP_CLOSE)
+			on_close(ctx);
+		else
+			on_update(ctx);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_RTT_CB:
+	case BPF_SOCK_OPS_RETRANS_CB:
+		on_update(ctx);
+		break;
+	}
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,59 @@
+# Ferry: make demo (the two-node mesh demo), make test (what CI runs).
+SHELL := /bin/bash
+CLANG ?= clang
+ARCH := $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo $(shell uname -m)-linux-gnu)
+BPF_SRC := $(wildcard BPF/*.bpf.c)
+BPF_OBJ := $(patsubst BPF/%.bpf.c,BPF/build/%.bpf.o,$(BPF_SRC))
+BPF_HDR := $(wildcard BPF/include/*.h)
+SWIFT_FLAGS ?=
+BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)
+
+APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool iproute2 iperf3 \
+	curl python3 python3-h2 tcpdump tshark haproxy nghttp2-client prometheus ethtool procps
+
+.PHONY: all deps bpf build test unit-test integration-test demo bench load unload clean
+
+all: build
+
+# Idempotent and quick when everything is present: apt runs only for what is missing.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		(apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null)) || exit 1; \
+	fi
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+
+bpf: $(BPF_OBJ)
+
+BPF/build/%.bpf.o: BPF/%.bpf.c $(BPF_HDR)
+	@mkdir -p BPF/build
+	$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Wall -Werror -c $< -o $@
+
+build: bpf
+	swift build $(SWIFT_FLAGS) --build-tests
+
+test: deps build
+	FERRY_BIN_DIR=$(BIN) FERRY_BPF_DIR=$(CURDIR)/BPF/build swift test $(SWIFT_FLAGS) --skip-build --no-parallel
+
+
+demo: deps build
+	@FERRY_BIN_DIR=$(BIN) scripts/demo.sh
+
+bench: deps
+	swift build $(SWIFT_FLAGS) -c release
+	$(MAKE) bpf
+	FERRY_BIN_DIR=$(shell swift build $(SWIFT_FLAGS) -c release --show-bin-path) scripts/bench.sh
+
+load: deps build
+	$(BIN)/ferryctl load --bpf-objects BPF/build
+
+unload:
+	@if [ -x "$(BIN)/ferryctl" ]; then $(BIN)/ferryctl unload; else \
+		for l in /sys/fs/bpf/ferry/links/*; do [ -e "$$l" ] && rm -f "$$l"; done; rm -rf /sys/fs/bpf/ferry; fi
+
+clean:
+	rm -rf BPF/build .build

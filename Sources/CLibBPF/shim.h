@@ -1,0 +1,16 @@
+// libbpf's user-space API plus Ferry's kernel/user-space ABI header.
+// The ABI header lives with the BPF programs and is included, never copied.
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/vfs.h>
+#include <sys/mount.h>
+#include "../../BPF/include/ferry_abi.h"
+
+// libbpf hands its log lines over as a format string plus va_list; Swift cannot call
+// vsnprintf on an imported va_list portably, so render it here.
+static inline int ferry_format_libbpf_log(char *buffer, size_t size, const char *format, va_list args) {
+    return vsnprintf(buffer, size, format, args);
+}

@@ -1,0 +1,118 @@
+import CLibBPF
+import Glibc
+
+/// One compiled BPF object file (`BPF/build/*.bpf.o`): opened, loaded into the
+/// kernel, with maps that declare `LIBBPF_PIN_BY_NAME` pinned under (or reused
+/// from) `pinRoot`. Closing the object does not detach pinned links.
+public final class BPFObject: @unchecked Sendable {
+    public let path: String
+    private let object: OpaquePointer
+
+    /// Opens and loads the object. Maps already pinned under `pinRoot` with a
+    /// matching definition are reused, which keeps their contents across restarts.
+    public init(path: String, pinRoot: String) throws {
+        self.path = path
+        guard access(path, R_OK) == 0 else {
+            throw BPFError.last("open BPF object \(path)", detail: "run `make bpf` to build the programs")
+        }
+        var opts = bpf_object_open_opts()
+        opts.sz = MemoryLayout<bpf_object_open_opts>.size
+        let opened: OpaquePointer? = pinRoot.withCString { root in
+            opts.pin_root_path = root
+            return bpf_object__open_file(path, &opts)
+        }
+        guard let opened else {
+            throw BPFError.last("open BPF object \(path)", detail: LibBPFLog.takeRecent())
+        }
+        object = opened
+        _ = LibBPFLog.takeRecent()
+        guard bpf_object__load(object) == 0 else {
+            let error = BPFError.last("load BPF object \(path)", detail: LibBPFLog.takeRecent())
+            bpf_object__close(object)
+            throw error
+        }
+    }
+
+    deinit { bpf_object__close(object) }
+
+    public var programs: [BPFProgram] {
+        var result: [BPFProgram] = []
+        var program = bpf_object__next_program(object, nil)
+        while let current = program {
+            result.append(BPFProgram(pointer: current))
+            program = bpf_object__next_program(object, current)
+        }
+        return result
+    }
+
+    public func program(named name: String) throws -> BPFProgram {
+        guard let program = bpf_object__find_program_by_name(object, name) else {
+            throw BPFError("find program '\(name)' in \(path)", errno: ENOENT)
+        }
+        return BPFProgram(pointer: program)
+    }
+
+    /// A new descriptor for one of the object's maps; the caller owns it.
+    public func duplicateMapFD(named name: String) throws -> Int32 {
+        guard let map = bpf_object__find_map_by_name(object, name) else {
+            throw BPFError("find map '\(name)' in \(path)", errno: ENOENT)
+        }
+        let fd = dup(bpf_map__fd(map))
+        guard fd >= 0 else { throw BPFError.last("duplicate descriptor of map '\(name)'") }
+        return fd
+    }
+}
+
+/// A loaded program inside a `BPFObject` (valid while the object lives).
+public struct BPFProgram: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    public var name: String { String(cString: bpf_program__name(pointer)) }
+    public var fd: Int32 { bpf_program__fd(pointer) }
+    public var sectionName: String { String(cString: bpf_program__section_name(pointer)) }
+
+    /// Attaches to a cgroup with a BPF link; the link keeps the program attached
+    /// for as long as the link or its pin exists.
+    public func attach(cgroupFD: Int32) throws -> BPFLink {
+        guard let link = bpf_program__attach_cgroup(pointer, cgroupFD) else {
+            throw BPFError.last("attach program '\(name)' to cgroup", detail: LibBPFLog.takeRecent())
+        }
+        return BPFLink(pointer: link, label: name)
+    }
+}
+
+/// A BPF link: the attachment of a program to a hook.
+public final class BPFLink: @unchecked Sendable {
+    private let pointer: OpaquePointer
+    public let label: String
+
+    init(pointer: OpaquePointer, label: String) {
+        self.pointer = pointer
+        self.label = label
+    }
+
+    /// Opens a pinned link, to swap its program in place on restart.
+    public static func openPinned(_ path: String) -> BPFLink? {
+        guard let link = bpf_link__open(path) else { return nil }
+        return BPFLink(pointer: link, label: path)
+    }
+
+    deinit {
+        // Closing our descriptor only: a pinned link stays attached.
+        bpf_link__disconnect(pointer)
+        bpf_link__destroy(pointer)
+    }
+
+    public func pin(at path: String) throws {
+        guard bpf_link__pin(pointer, path) == 0 else {
+            throw BPFError.last("pin link of '\(label)' at \(path)")
+        }
+    }
+
+    /// Atomically replaces the attached program: no window without capture.
+    public func update(program: BPFProgram) throws {
+        guard bpf_link__update_program(pointer, program.pointer) == 0 else {
+            throw BPFError.last("replace program of link \(label) with '\(program.name)'")
+        }
+    }
+}

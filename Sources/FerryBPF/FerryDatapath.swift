@@ -1,0 +1,154 @@
+import CLibBPF
+import Foundation
+import Glibc
+import Logging
+
+/// Where one Ferry datapath lives on a node. Production uses the defaults (attach
+/// at the cgroup2 root, pin under /sys/fs/bpf/ferry); tests give every simulated
+/// node its own cgroup subtree and pin directory, so two agents share one kernel.
+public struct DatapathLayout: Sendable, Hashable {
+    public static let defaultPinDirectory = "/sys/fs/bpf/ferry"
+
+    /// Directory holding the compiled `*.bpf.o` objects.
+    public var objectDirectory: String
+    /// bpffs directory for maps; links go in `links/` below it.
+    public var pinDirectory: String
+    /// Absolute path of the cgroup the programs attach to.
+    public var cgroupRoot: String
+
+    public init(objectDirectory: String, pinDirectory: String = defaultPinDirectory, cgroupRoot: String) {
+        self.objectDirectory = objectDirectory
+        self.pinDirectory = pinDirectory
+        self.cgroupRoot = cgroupRoot
+    }
+
+    /// The layout from command-line choices, with the defaults filled in: attach at
+    /// the cgroup2 mount, objects from `defaultObjectDirectory()`.
+    public static func resolve(pinDirectory: String?, cgroupRoot: String?, objectDirectory: String?) throws -> DatapathLayout {
+        guard let mount = CgroupFS.mountPoint() else {
+            throw BPFError("find the cgroup2 mount", errno: ENOENT, detail: "Ferry needs cgroup v2; nothing of type cgroup2 in /proc/self/mountinfo")
+        }
+        return DatapathLayout(
+            objectDirectory: objectDirectory ?? defaultObjectDirectory(),
+            pinDirectory: pinDirectory ?? defaultPinDirectory,
+            cgroupRoot: cgroupRoot ?? mount
+        )
+    }
+
+    /// $FERRY_BPF_DIR, then /usr/lib/ferry/bpf (the image), then BPF/build of the
+    /// source tree the executable was built in.
+    public static func defaultObjectDirectory() -> String {
+        if let env = ProcessInfo.processInfo.environment["FERRY_BPF_DIR"] { return env }
+        let installed = "/usr/lib/ferry/bpf"
+        if FileManager.default.fileExists(atPath: installed + "/connect.bpf.o") { return installed }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = directory.appendingPathComponent("BPF/build")
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("connect.bpf.o").path) {
+                return candidate.path
+            }
+            directory = directory.deletingLastPathComponent()
+        }
+        return "BPF/build"
+    }
+
+    public var linksDirectory: String { pinDirectory + "/links" }
+    public func mapPath(_ name: String) -> String { pinDirectory + "/" + name }
+}
+
+/// Ferry's programs and maps as one unit: install (load, attach, pin), reopen the
+/// pins, and remove everything.
+public final class FerryDatapath: @unchecked Sendable {
+    /// The objects, in load order, and the programs each attaches.
+    public static let objects: [(file: String, programs: [String])] = [
+        ("connect.bpf.o", ["ferry_connect4", "ferry_connect6"]),
+        ("sockops.bpf.o", ["ferry_sockops"]),
+        ("sockopt.bpf.o", ["ferry_getsockopt"]),
+    ]
+    public static let mapNames = [
+        "ferry_enrolled", "ferry_capture", "ferry_noports", "ferry_pending",
+        "ferry_tuples", "ferry_conns", "ferry_counters",
+    ]
+
+    public let layout: DatapathLayout
+    public let enrolled: BPFMap<UInt64, ferry_workload>
+    public let capture: BPFMap<ferry_cidr_key, UInt32>
+    public let excludedPorts: BPFMap<UInt16, UInt8>
+    public let tuples: BPFMap<ferry_tuple, ferry_origin>
+    public let connections: BPFMap<UInt64, ferry_conn_stats>
+    public let counters: BPFCounterArray
+
+    private init(layout: DatapathLayout) throws {
+        self.layout = layout
+        enrolled = try BPFMap(pinned: layout.mapPath("ferry_enrolled"))
+        capture = try BPFMap(pinned: layout.mapPath("ferry_capture"))
+        excludedPorts = try BPFMap(pinned: layout.mapPath("ferry_noports"))
+        tuples = try BPFMap(pinned: layout.mapPath("ferry_tuples"))
+        connections = try BPFMap(pinned: layout.mapPath("ferry_conns"))
+        counters = try BPFCounterArray(pinned: layout.mapPath("ferry_counters"))
+    }
+
+    /// Opens the pinned maps of an installed datapath (ferryctl, or ferryd after
+    /// `install`).
+    public static func openPinned(_ layout: DatapathLayout) throws -> FerryDatapath {
+        guard BPFFS.exists(layout.mapPath("ferry_enrolled")) else {
+            throw BPFError("open Ferry maps in \(layout.pinDirectory)", errno: ENOENT,
+                           detail: "the datapath is not loaded; start ferryd or run `ferryctl load`")
+        }
+        return try FerryDatapath(layout: layout)
+    }
+
+    /// Loads every program, attaches it at the cgroup root, and pins maps and
+    /// links. On a restart, pinned maps are reused (enrollment survives) and each
+    /// pinned link gets the new program swapped in atomically, so capture never
+    /// pauses.
+    public static func install(_ layout: DatapathLayout, logger: Logger) throws -> FerryDatapath {
+        try BPFFS.ensureMounted()
+        try BPFFS.makeDirectory(layout.linksDirectory)
+        let cgroupFD = try CgroupFS.open(layout.cgroupRoot)
+        defer { close(cgroupFD) }
+        for (file, programNames) in objects {
+            let object = try BPFObject(path: layout.objectDirectory + "/" + file, pinRoot: layout.pinDirectory)
+            for name in programNames {
+                let program = try object.program(named: name)
+                let pin = layout.linksDirectory + "/" + name
+                if BPFFS.exists(pin), let existing = BPFLink.openPinned(pin) {
+                    try existing.update(program: program)
+                    logger.debug("replaced program in pinned link", metadata: ["ferry.program": "\(name)"])
+                } else {
+                    let link = try program.attach(cgroupFD: cgroupFD)
+                    try link.pin(at: pin)
+                    logger.info("attached program", metadata: ["ferry.program": "\(name)", "ferry.cgroup": "\(layout.cgroupRoot)"])
+                }
+            }
+        }
+        return try FerryDatapath(layout: layout)
+    }
+
+    /// Whether every program is attached through a pinned link.
+    public static func attachedPrograms(_ layout: DatapathLayout) -> [String: Bool] {
+        var result: [String: Bool] = [:]
+        for (_, programs) in objects {
+            for name in programs { result[name] = BPFFS.exists(layout.linksDirectory + "/" + name) }
+        }
+        return result
+    }
+
+    /// Detaches every program and removes every pin Ferry made under the pin
+    /// directory. Returns what was removed.
+    @discardableResult
+    public static func uninstall(_ layout: DatapathLayout) throws -> [String] {
+        var removed: [String] = []
+        for name in BPFFS.list(layout.linksDirectory) {
+            try BPFFS.remove(layout.linksDirectory + "/" + name)
+            removed.append("links/" + name)
+        }
+        try BPFFS.remove(layout.linksDirectory)
+        for name in BPFFS.list(layout.pinDirectory) {
+            try BPFFS.remove(layout.pinDirectory + "/" + name)
+            removed.append(name)
+        }
+        try BPFFS.remove(layout.pinDirectory)
+        return removed
+    }
+}

@@ -1,0 +1,1 @@
+// The identity module: CA, SPIFFE certificates and rotation (see issue 3).

@@ -1,0 +1,127 @@
+/// One immutable snapshot of the mesh configuration. The data path reads the
+/// latest snapshot; nothing mutates one after it is built.
+public struct MeshState: Sendable {
+    public let generation: Int
+    public let config: MeshConfig
+    public let nodes: [String: MeshNode]
+    public let namespaces: [String: MeshNamespace]
+    /// Meshed workloads, sorted by key.
+    public let workloads: [Workload]
+    public let services: [MeshService]
+    /// Everything the snapshot was built from, with its origin (for config_dump).
+    public let resources: [LocatedResource]
+
+    private let workloadIndexByKey: [String: Int]
+    private let workloadIndexesByIP: [IPAddress: [Int]]
+    private let serviceIndexByVIP: [IPAddress: Int]
+    private let endpointIndexes: [[Int]]
+
+    public static let empty = try! MeshState(resources: [], generation: 0)
+
+    /// Validates the set as a whole (one MeshConfig, no duplicates) and indexes it.
+    public init(resources: [LocatedResource], generation: Int) throws {
+        var seen: [ResourceKey: LocatedResource] = [:]
+        var config: MeshConfig?
+        var nodes: [String: MeshNode] = [:]
+        var namespaces: [String: MeshNamespace] = [:]
+        var workloads: [Workload] = []
+        var services: [MeshService] = []
+        for located in resources {
+            let key = located.resource.key
+            if let first = seen[key] {
+                throw ResourceError(file: located.file, line: located.line,
+                                    message: "\(key) is defined twice (first at \(first.file):\(first.line))")
+            }
+            seen[key] = located
+            switch located.resource {
+            case .meshConfig(_, let value):
+                if config != nil {
+                    throw ResourceError(file: located.file, line: located.line, message: "more than one MeshConfig")
+                }
+                config = value
+            case .node(let node): nodes[node.name] = node
+            case .namespace(let ns): namespaces[ns.name] = ns
+            case .workload(let workload): workloads.append(workload)
+            case .service(let service): services.append(service)
+            }
+        }
+        // Pods opt in through their own label or their namespace's.
+        workloads = workloads.map { workload in
+            var workload = workload
+            if workload.source == .pod, namespaces[workload.namespace]?.labels[Workload.meshLabel] == "enabled" {
+                workload.meshEnabled = true
+            }
+            return workload
+        }
+        .filter(\.meshEnabled)
+        .sorted { $0.key < $1.key }
+        services.sort { $0.key < $1.key }
+
+        self.generation = generation
+        self.config = config ?? MeshConfig()
+        self.nodes = nodes
+        self.namespaces = namespaces
+        self.workloads = workloads
+        self.services = services
+        self.resources = resources
+
+        var byKey: [String: Int] = [:]
+        var byIP: [IPAddress: [Int]] = [:]
+        for (index, workload) in workloads.enumerated() {
+            byKey[workload.key] = index
+            for ip in workload.addresses { byIP[ip, default: []].append(index) }
+        }
+        var byVIP: [IPAddress: Int] = [:]
+        var endpoints: [[Int]] = []
+        for (index, service) in services.enumerated() {
+            for vip in service.vips { byVIP[vip] = index }
+            guard let selector = service.selector, !selector.isEmpty else {
+                endpoints.append([])
+                continue
+            }
+            endpoints.append(workloads.indices.filter {
+                workloads[$0].namespace == service.namespace && labelsMatch(selector: selector, labels: workloads[$0].labels)
+            })
+        }
+        workloadIndexByKey = byKey
+        workloadIndexesByIP = byIP
+        serviceIndexByVIP = byVIP
+        endpointIndexes = endpoints
+    }
+
+    public func workload(key: String) -> Workload? { workloadIndexByKey[key].map { workloads[$0] } }
+
+    /// Workloads holding an address (several when they share a host's address).
+    public func workloads(at ip: IPAddress) -> [Workload] {
+        (workloadIndexesByIP[ip] ?? []).map { workloads[$0] }
+    }
+
+    /// The workload listening at an address and port: when several share the
+    /// address, the one that declares the port wins.
+    public func workload(at address: IPEndpoint) -> Workload? {
+        let candidates = workloads(at: address.ip)
+        if candidates.count <= 1 { return candidates.first }
+        return candidates.first { $0.ports.values.contains(address.port) } ?? candidates.first
+    }
+
+    public func workloads(onNode node: String) -> [Workload] { workloads.filter { $0.node == node } }
+
+    public func service(vip: IPAddress) -> MeshService? { serviceIndexByVIP[vip].map { services[$0] } }
+
+    public func service(key: String) -> MeshService? { services.first { $0.key == key } }
+
+    /// The workloads a Service's selector picks (same namespace).
+    public func endpoints(of service: MeshService) -> [Workload] {
+        guard let index = services.firstIndex(where: { $0.key == service.key }) else { return [] }
+        return endpointIndexes[index].map { workloads[$0] }
+    }
+
+    public func services(selecting workload: Workload) -> [MeshService] {
+        services.indices.filter { index in
+            endpointIndexes[index].contains { workloads[$0].key == workload.key }
+        }.map { services[$0] }
+    }
+
+    /// Fail mode for a workload's captured connections while ferryd is down.
+    public var effectiveFailMode: MeshConfig.FailMode { config.failMode ?? .open }
+}

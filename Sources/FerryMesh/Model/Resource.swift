@@ -1,0 +1,146 @@
+import Yams
+
+/// One configuration object, typed. Both sources (files, Kubernetes API) produce
+/// these, and `MeshState` is built from a set of them.
+public enum Resource: Sendable, Hashable {
+    case meshConfig(name: String, MeshConfig)
+    case node(MeshNode)
+    case namespace(MeshNamespace)
+    case workload(Workload)
+    case service(MeshService)
+
+    /// Identity for duplicate detection and for watch updates.
+    public var key: ResourceKey {
+        switch self {
+        case .meshConfig(let name, _): ResourceKey(kind: "MeshConfig", namespace: "", name: name)
+        case .node(let node): ResourceKey(kind: "Node", namespace: "", name: node.name)
+        case .namespace(let ns): ResourceKey(kind: "Namespace", namespace: "", name: ns.name)
+        case .workload(let w): ResourceKey(kind: w.source.rawValue, namespace: w.namespace, name: w.name)
+        case .service(let s): ResourceKey(kind: "Service", namespace: s.namespace, name: s.name)
+        }
+    }
+}
+
+public struct ResourceKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var kind: String
+    public var namespace: String
+    public var name: String
+
+    public init(kind: String, namespace: String, name: String) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { namespace.isEmpty ? "\(kind) \(name)" : "\(kind) \(namespace)/\(name)" }
+    public static func < (a: ResourceKey, b: ResourceKey) -> Bool { a.description < b.description }
+}
+
+/// A resource together with where it came from, for messages.
+public struct LocatedResource: Sendable, Hashable {
+    public var resource: Resource
+    public var file: String
+    public var line: Int
+
+    public init(resource: Resource, file: String, line: Int) {
+        self.resource = resource
+        self.file = file
+        self.line = line
+    }
+}
+
+/// Turns YAML (or JSON) documents into resources. Kinds of the API groups Ferry
+/// owns or implements are checked strictly; kinds of other groups (Deployments,
+/// ConfigMaps …) are skipped, so a directory of ordinary manifests can be used.
+public enum ResourceDecoder {
+    /// API groups whose kinds Ferry must understand: an unknown kind there is a typo.
+    static let strictGroups: Set<String> = [
+        "ferry.dev", "security.istio.io", "networking.istio.io", "gateway.networking.k8s.io",
+    ]
+
+    public static func decode(yaml text: String, file: String) throws -> [LocatedResource] {
+        var documents: [Node] = []
+        do {
+            // YamlSequence swallows a parse error into `.error` and just ends, so
+            // iterate by hand and check.
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() { documents.append(node) }
+            if let error = sequence.error { throw error }
+        } catch let error as YamlError {
+            throw ResourceError(file: file, line: Self.line(of: error), message: "malformed YAML: \(Self.problem(of: error))")
+        } catch {
+            throw ResourceError(file: file, line: 0, message: "malformed YAML: \(error)")
+        }
+        var resources: [LocatedResource] = []
+        for node in documents {
+            let root = YAMLField(node: node, path: "", file: file)
+            if root.isNull { continue }
+            if let resource = try decode(root) {
+                resources.append(LocatedResource(resource: resource, file: file, line: root.line))
+            }
+        }
+        return resources
+    }
+
+    /// One document; nil when it is a kind Ferry does not use.
+    public static func decode(_ root: YAMLField) throws -> Resource? {
+        let document = try root.fields()
+        guard let apiVersion = try document.string("apiVersion") else { throw root.error("apiVersion is required") }
+        guard let kind = try document.string("kind") else { throw root.error("kind is required") }
+        let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
+
+        func requireVersion(_ accepted: Set<String>) throws {
+            guard accepted.contains(apiVersion) else {
+                throw root.error("\(kind) has apiVersion '\(apiVersion)'; expected \(accepted.sorted().joined(separator: " or "))")
+            }
+        }
+
+        switch kind {
+        case "MeshConfig":
+            try requireVersion(MeshConfig.apiVersions)
+            let meta = try ObjectMeta(document["metadata"], in: root, namespaced: false)
+            return .meshConfig(name: meta.name, try MeshConfig(spec: document["spec"], document: root))
+        case "Node" where group.isEmpty:
+            try requireVersion(["v1"])
+            return .node(try MeshNode(document: document, root: root))
+        case "Namespace" where group.isEmpty:
+            try requireVersion(["v1"])
+            let meta = try ObjectMeta(document["metadata"], in: root, namespaced: false)
+            return .namespace(MeshNamespace(name: meta.name, labels: meta.labels))
+        case "Pod" where group.isEmpty:
+            try requireVersion(["v1"])
+            return .workload(try Workload(pod: document, root: root))
+        case "Service" where group.isEmpty:
+            try requireVersion(["v1"])
+            return .service(try MeshService(document: document, root: root))
+        case "WorkloadEntry":
+            try requireVersion(Workload.workloadEntryAPIVersions)
+            return .workload(try Workload(workloadEntry: document, root: root))
+        default:
+            if strictGroups.contains(group) || strictGroups.contains(where: { group.hasSuffix("." + $0) }) {
+                throw root.error("kind '\(kind)' of \(apiVersion) is not supported by Ferry")
+            }
+            return nil
+        }
+    }
+
+    static func line(of error: YamlError) -> Int {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return 0
+        }
+    }
+
+    static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _),
+             .composer(let context, let problem, _, _):
+            if let context { return "\(problem) (\(context.text))" }
+            return problem
+        default:
+            return "\(error)"
+        }
+    }
+}

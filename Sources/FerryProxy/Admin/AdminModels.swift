@@ -1,0 +1,107 @@
+import FerryMesh
+import FerryTelemetry
+import Foundation
+
+/// The admin API's JSON shapes (127.0.0.1:15000), shared by ferryd and ferryctl.
+public enum AdminAPI {
+    public struct Status: Codable, Sendable {
+        public var node: String
+        public var version: String
+        public var uptimeSeconds: Double
+        public var configGeneration: Int
+        public var configErrors: [String]
+        public var datapathProblems: [String]
+        public var programsAttached: [String: Bool]
+        public var enrolledWorkloads: [String]
+        public var liveConnections: Int
+        public var connectionsOpened: UInt64
+        public var connectionsClosed: UInt64
+        public var kernelCounters: [String: UInt64]
+        public var certificates: [Certificate]
+
+        public init(node: String, version: String, uptimeSeconds: Double, configGeneration: Int, configErrors: [String],
+                    datapathProblems: [String], programsAttached: [String: Bool], enrolledWorkloads: [String],
+                    liveConnections: Int, connectionsOpened: UInt64, connectionsClosed: UInt64,
+                    kernelCounters: [String: UInt64], certificates: [Certificate]) {
+            self.node = node
+            self.version = version
+            self.uptimeSeconds = uptimeSeconds
+            self.configGeneration = configGeneration
+            self.configErrors = configErrors
+            self.datapathProblems = datapathProblems
+            self.programsAttached = programsAttached
+            self.enrolledWorkloads = enrolledWorkloads
+            self.liveConnections = liveConnections
+            self.connectionsOpened = connectionsOpened
+            self.connectionsClosed = connectionsClosed
+            self.kernelCounters = kernelCounters
+            self.certificates = certificates
+        }
+    }
+
+    /// A tunnel connection joined with the kernel's view of its sockets.
+    public struct Connection: Codable, Sendable {
+        public var tunnel: ConnectionRecord.Snapshot
+        public var ageSeconds: Double
+        /// The workload's captured socket (outbound) — bytes and RTT as the kernel sees them.
+        public var workloadSocket: KernelConnection?
+        /// ferryd's socket toward the destination.
+        public var upstreamSocket: KernelConnection?
+    }
+
+    public struct WorkloadInfo: Codable, Sendable {
+        public var key: String
+        public var name: String
+        public var namespace: String
+        public var node: String?
+        public var addresses: [String]
+        public var identity: String
+        public var cgroup: String?
+        public var enrolled: Bool
+        public var index: UInt32
+        public var source: String
+        public var labels: [String: String]
+    }
+
+    public struct ServiceInfo: Codable, Sendable {
+        public var key: String
+        public var hostname: String
+        public var vips: [String]
+        public var ports: [String]
+        public var endpoints: [String]
+    }
+
+    public struct Certificate: Codable, Sendable {
+        public var identity: String
+        public var serial: String
+        public var notBefore: Date
+        public var notAfter: Date
+        public var state: String
+        public var rotations: Int
+
+        public init(identity: String, serial: String, notBefore: Date, notAfter: Date, state: String, rotations: Int) {
+            self.identity = identity
+            self.serial = serial
+            self.notBefore = notBefore
+            self.notAfter = notAfter
+            self.state = state
+            self.rotations = rotations
+        }
+    }
+
+    public struct ConfigDump: Codable, Sendable {
+        public var generation: Int
+        public var node: String
+        public var config: MeshConfig
+        public var nodes: [MeshNode]
+        public var workloads: [WorkloadInfo]
+        public var services: [ServiceInfo]
+        public var resources: [String]
+        public var errors: [String]
+    }
+
+    public struct LogLevel: Codable, Sendable {
+        public var level: String
+        public init(level: String) { self.level = level }
+    }
+}

@@ -1,0 +1,97 @@
+import FerryBPF
+import FerryHTTP
+import FerryMesh
+import FerryTelemetry
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+
+/// One node agent: the configuration watcher, the BPF datapath and its
+/// reconciler, the proxy listeners and the control endpoints, run as one
+/// `ServiceGroup` that drains on SIGTERM/SIGINT. Pinned programs stay in place
+/// when it exits.
+public enum Agent {
+    public static func run(_ configuration: AgentConfiguration, logger: Logger) async throws {
+        let store = StateStore()
+        let watcher = ConfigWatcher(directory: configuration.configDirectory, store: store, logger: logger)
+        watcher.reloadNow()
+        FerryLogging.setLevel(Logger.Level(rawValue: store.state.config.logLevel) ?? .info)
+
+        LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
+        let datapath = try FerryDatapath.install(configuration.datapath, logger: logger)
+        let enrollment = EnrollmentTable()
+        let reconciler = DatapathReconciler(
+            datapath: datapath, store: store, node: configuration.node,
+            cgroupMount: configuration.cgroupMount, enrollment: enrollment, logger: logger
+        )
+        reconciler.reconcile(store.state)
+
+        let registry = PrometheusCollectorRegistry()
+        let connections = ConnectionTable(metrics: TCPMetrics(registry: registry))
+        let accessLog = AccessLog(enabled: store.state.config.accessLog)
+        let context = ProxyContext(
+            node: configuration.node, store: store, enrollment: enrollment, connections: connections,
+            accessLog: accessLog, logger: logger
+        )
+
+        let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let parts = AgentParts(
+            node: configuration.node, startedAt: Date(), store: store, watcher: watcher, reconciler: reconciler,
+            datapath: datapath, connections: connections, registry: registry, certificates: { [] }, logger: logger
+        )
+        let admin = HTTPServer(host: configuration.adminHost, port: configuration.adminPort, group: controlGroup,
+                               logger: logger) { request in await AdminRoutes(agent: parts).handle(request) }
+        let metrics = HTTPServer(host: configuration.metricsHost, port: configuration.metricsPort, group: controlGroup,
+                                 logger: logger) { request in
+            guard request.path == "/metrics" else { return .error(.notFound, "only /metrics here") }
+            return .text(registry.emitToString(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        let readiness = HTTPServer(host: configuration.metricsHost, port: configuration.readinessPort,
+                                   group: controlGroup, logger: logger) { request in
+            request.path == "/healthz/ready" ? .text("ready\n") : .error(.notFound, "only /healthz/ready here")
+        }
+        let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)
+        let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: watcher), .init(service: reconciler), .init(service: outbound),
+                    .init(service: admin), .init(service: metrics), .init(service: readiness),
+                    .init(service: flusher),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        logger.info("ferryd up", metadata: ["ferry.node": "\(configuration.node)",
+                                            "ferry.pins": "\(configuration.datapath.pinDirectory)"])
+        try await group.run()
+        store.finish()
+        try? await dataGroup.shutdownGracefully()
+        try? await controlGroup.shutdownGracefully()
+        logger.info("ferryd stopped; BPF programs stay pinned")
+    }
+}
+
+/// Runs a closure at a fixed interval until shutdown.
+public struct PeriodicTask: Service {
+    let interval: Duration
+    let body: @Sendable () -> Void
+
+    public init(interval: Duration, body: @escaping @Sendable () -> Void) {
+        self.interval = interval
+        self.body = body
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            body()
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import FerryBPF
+import FerryMesh
+
+/// Everything an agent needs to start, with the defaults of DESIGN.md §4.
+public struct AgentConfiguration: Sendable {
+    public var node: String
+    public var configDirectory: String
+    public var datapath: DatapathLayout
+    /// The cgroup2 mount; workload cgroup paths are relative to it.
+    public var cgroupMount: String
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 15000
+    public var metricsHost = "0.0.0.0"
+    public var metricsPort = 15020
+    public var readinessPort = 15021
+    public var outboundPort = 15001
+    /// How often live connections' byte counts reach the metrics.
+    public var metricsFlushInterval: Duration = .seconds(1)
+
+    public init(node: String, configDirectory: String, datapath: DatapathLayout, cgroupMount: String) {
+        self.node = node
+        self.configDirectory = configDirectory
+        self.datapath = datapath
+        self.cgroupMount = cgroupMount
+    }
+}

@@ -1,0 +1,152 @@
+import CLibBPF
+import FerryBPF
+import FerryMesh
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Which enrolled cgroup belongs to which workload: how ferryd names the source
+/// of a captured connection (the kernel reports the cgroup id).
+public final class EnrollmentTable: Sendable {
+    private let byCgroup = Mutex<[UInt64: Workload]>([:])
+
+    public init() {}
+
+    public func workload(cgroupID: UInt64) -> Workload? { byCgroup.withLock { $0[cgroupID] } }
+    public var all: [UInt64: Workload] { byCgroup.withLock { $0 } }
+    func replace(_ table: [UInt64: Workload]) { byCgroup.withLock { $0 = table } }
+}
+
+/// Keeps the BPF maps equal to what the mesh state says for this node: enrolled
+/// cgroups, the capture set and excluded ports. Each pass writes only the
+/// differences, so enrolling a workload is one map update.
+public final class DatapathReconciler: Service, Sendable {
+    private let datapath: FerryDatapath
+    private let store: StateStore
+    private let node: String
+    private let cgroupMount: String
+    public let enrollment: EnrollmentTable
+    private let logger: Logger
+    /// Problems of the last pass ("workload default/x: cgroup … does not exist").
+    public let problems = Mutex<[String]>([])
+
+    public init(datapath: FerryDatapath, store: StateStore, node: String, cgroupMount: String,
+                enrollment: EnrollmentTable, logger: Logger) {
+        self.datapath = datapath
+        self.store = store
+        self.node = node
+        self.cgroupMount = cgroupMount
+        self.enrollment = enrollment
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        for await state in store.updates().cancelOnGracefulShutdown() {
+            reconcile(state)
+        }
+    }
+
+    /// One pass. Errors are per item: one bad workload never blocks the others.
+    public func reconcile(_ state: MeshState) {
+        var issues: [String] = []
+        reconcileEnrollment(state, issues: &issues)
+        reconcileCapture(state.config, issues: &issues)
+        for issue in issues where !problems.withLock({ $0.contains(issue) }) {
+            logger.error("\(issue)")
+        }
+        problems.withLock { $0 = issues }
+    }
+
+    private func reconcileEnrollment(_ state: MeshState, issues: inout [String]) {
+        var desired: [UInt64: (Workload, ferry_workload)] = [:]
+        let failClosed = state.effectiveFailMode == .closed
+        for workload in state.workloads(onNode: node) {
+            guard let cgroup = workload.cgroup else { continue }
+            let path = cgroupMount + cgroup
+            do {
+                let id = try CgroupFS.cgroupID(path: path)
+                desired[id] = (workload, ferry_workload(
+                    index: WorkloadIndex.of(workload), flags: failClosed ? FERRY_WORKLOAD_FAIL_CLOSED : 0
+                ))
+            } catch let error as BPFError {
+                issues.append("workload \(workload.key): cgroup \(cgroup) cannot be enrolled: \(BPFError.explain(error.errno)) (\(path))")
+            } catch {
+                issues.append("workload \(workload.key): cgroup \(cgroup) cannot be enrolled: \(error)")
+            }
+        }
+        for (id, entry) in desired {
+            let existing = datapath.enrolled.lookup(id)
+            if existing?.index == entry.1.index && existing?.flags == entry.1.flags { continue }
+            do {
+                try datapath.enrolled.update(id, entry.1)
+                logger.info("enrolled workload", metadata: ["ferry.workload": "\(entry.0.key)", "ferry.cgroup": "\(entry.0.cgroup ?? "")"])
+            } catch {
+                issues.append("workload \(entry.0.key): \(error)")
+            }
+        }
+        let previous = enrollment.all
+        for id in datapath.enrolled.keys() where desired[id] == nil {
+            do {
+                try datapath.enrolled.delete(id)
+                logger.info("unenrolled workload", metadata: ["ferry.workload": "\(previous[id]?.key ?? "cgroup \(id)")"])
+            } catch {
+                issues.append("unenroll cgroup \(id): \(error)")
+            }
+        }
+        enrollment.replace(desired.mapValues(\.0))
+    }
+
+    private func reconcileCapture(_ config: MeshConfig, issues: inout [String]) {
+        var desired: [ferry_cidr_key: UInt32] = [:]
+        for cidr in config.captureCIDRs { desired[Self.key(cidr)] = 1 }
+        for cidr in config.excludeCIDRs { desired[Self.key(cidr)] = 0 }
+        let current = Dictionary(datapath.capture.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        for (key, value) in desired where current[key] != value {
+            do { try datapath.capture.update(key, value) } catch { issues.append("capture set: \(error)") }
+        }
+        for key in current.keys where desired[key] == nil {
+            do { try datapath.capture.delete(key) } catch { issues.append("capture set: \(error)") }
+        }
+        let ports = Set(config.excludePorts.map { UInt16($0) })
+        for port in ports where datapath.excludedPorts.lookup(port) == nil {
+            do { try datapath.excludedPorts.update(port, 1) } catch { issues.append("excluded ports: \(error)") }
+        }
+        for port in datapath.excludedPorts.keys() where !ports.contains(port) {
+            do { try datapath.excludedPorts.delete(port) } catch { issues.append("excluded ports: \(error)") }
+        }
+    }
+
+    static func key(_ cidr: CIDR) -> ferry_cidr_key {
+        ferry_cidr_key(prefixlen: UInt32(cidr.prefixLength), addr: cidr.network.words)
+    }
+}
+
+/// A workload's number in the BPF maps: a hash of its key, so it is the same in
+/// every ferryd run and `ferryctl` can match it without the agent.
+public enum WorkloadIndex {
+    public static func of(_ workload: Workload) -> UInt32 { of(key: workload.key) }
+
+    /// FNV-1a, 32 bits.
+    public static func of(key: String) -> UInt32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in key.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return hash
+    }
+}
+
+extension ferry_cidr_key: @retroactive Hashable, @retroactive Equatable, @retroactive @unchecked Sendable {
+    public static func == (a: ferry_cidr_key, b: ferry_cidr_key) -> Bool {
+        a.prefixlen == b.prefixlen && a.addr.0 == b.addr.0 && a.addr.1 == b.addr.1 && a.addr.2 == b.addr.2 && a.addr.3 == b.addr.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(prefixlen)
+        hasher.combine(addr.0)
+        hasher.combine(addr.1)
+        hasher.combine(addr.2)
+        hasher.combine(addr.3)
+    }
+}

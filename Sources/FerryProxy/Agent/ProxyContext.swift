@@ -1,0 +1,30 @@
+import FerryMesh
+import FerryPolicy
+import FerryTelemetry
+import Logging
+import NIOCore
+
+/// What every listener and connection handler of one agent shares.
+public struct ProxyContext: Sendable {
+    public let node: String
+    public let store: StateStore
+    public let enrollment: EnrollmentTable
+    public let connections: ConnectionTable
+    public let router: OutboundRouter
+    public let balancer: LoadBalancer
+    public let accessLog: AccessLog
+    public let logger: Logger
+    public var upstreamConnectTimeout: TimeAmount = .seconds(5)
+
+    public init(node: String, store: StateStore, enrollment: EnrollmentTable, connections: ConnectionTable,
+                accessLog: AccessLog, logger: Logger) {
+        self.node = node
+        self.store = store
+        self.enrollment = enrollment
+        self.connections = connections
+        self.router = OutboundRouter()
+        self.balancer = LoadBalancer()
+        self.accessLog = accessLog
+        self.logger = logger
+    }
+}

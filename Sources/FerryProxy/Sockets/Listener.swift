@@ -1,0 +1,41 @@
+import FerryMesh
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A TCP listener whose accepted channels start with reading off, so each one
+/// is wired before any byte is read, and that allow half-closed connections.
+enum Listener {
+    static func bind(host: String, port: Int, group: EventLoopGroup, marked: Bool = false,
+                     accept: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) async throws -> Channel {
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer(accept)
+        if marked {
+            // Accepted sockets inherit the mark: sockops then tracks them as Ferry's.
+            bootstrap = bootstrap.serverChannelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue)
+        }
+        return try await bootstrap.bind(host: host, port: port).get()
+    }
+
+    /// An outgoing connection from ferryd: marked (never captured), on the given
+    /// loop, reading off until wired.
+    static func connect(to address: IPEndpoint, on eventLoop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<Channel> {
+        do {
+            let target = try address.nioAddress()
+            return ClientBootstrap(group: eventLoop)
+                .channelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue)
+                .channelOption(ChannelOptions.autoRead, value: false)
+                .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(timeout)
+                .connect(to: target)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+}

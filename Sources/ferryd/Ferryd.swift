@@ -1,0 +1,87 @@
+import ArgumentParser
+import FerryBPF
+import FerryProxy
+import FerryTelemetry
+import Foundation
+import Logging
+
+@main
+struct Ferryd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ferryd",
+        abstract: "Ferry's node agent: eBPF capture plus the L4/L7 mTLS tunnel.",
+        subcommands: [AgentCommand.self],
+        defaultSubcommand: AgentCommand.self
+    )
+}
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Run the node agent (the default)."
+    )
+
+    @Option(name: .customLong("config-dir"), help: "Directory of mesh YAML (the file source).")
+    var configDirectory: String
+
+    @Option(help: "This node's name (as in Node resources and ferry.dev/node).")
+    var node: String = ProcessInfo.processInfo.environment["NODE_NAME"] ?? ProcessInfo.processInfo.hostName
+
+    @OptionGroup var datapath: DatapathOptions
+
+    @Option(help: "Admin API port on 127.0.0.1.")
+    var adminPort: Int = 15000
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        FerryLogging.bootstrap(level: logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info)
+        var logger = Logger(label: "ferryd")
+        logger[metadataKey: "ferry.node"] = "\(node)"
+        try requireRoot()
+        guard FileManager.default.fileExists(atPath: configDirectory) else {
+            fail("configuration directory \(configDirectory) does not exist")
+        }
+        let layout: DatapathLayout
+        do { layout = try datapath.layout() } catch { fail("\(error)") }
+        var configuration = AgentConfiguration(
+            node: node, configDirectory: configDirectory, datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
+        )
+        configuration.adminPort = adminPort
+        do {
+            try await Agent.run(configuration, logger: logger)
+        } catch let error as BPFError {
+            fail(error.description)
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
+/// Where the BPF side lives; shared by every command that loads or reads it.
+struct DatapathOptions: ParsableArguments {
+    @Option(help: "bpffs directory for Ferry's pinned maps and links (default /sys/fs/bpf/ferry).")
+    var pinDir: String?
+
+    @Option(help: "cgroup to attach the programs to (default: the cgroup2 mount, i.e. the whole host).")
+    var cgroupRoot: String?
+
+    @Option(help: "Directory of compiled BPF objects (default: $FERRY_BPF_DIR, /usr/lib/ferry/bpf, or BPF/build of the source tree).")
+    var bpfObjects: String?
+
+    func layout() throws -> DatapathLayout {
+        try DatapathLayout.resolve(pinDirectory: pinDir, cgroupRoot: cgroupRoot, objectDirectory: bpfObjects)
+    }
+}
+
+func requireRoot() throws {
+    if geteuid() != 0 {
+        fail("must run as root: loading BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN")
+    }
+}
+
+/// One clear line on stderr, exit 1.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("ferryd: \(message)\n".utf8))
+    exit(1)
+}
