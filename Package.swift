@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "FerryPolicyTests", dependencies: ["FerryPolicy", "FerryMesh"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FerryBPF", "FerryMesh"]
+            dependencies: ["FerryBPF", "FerryMesh", "FerryProxy", "FerryTelemetry"]
         ),
     ],
     swiftLanguageModes: [.v6]

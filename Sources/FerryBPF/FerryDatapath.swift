@@ -23,14 +23,15 @@ public struct DatapathLayout: Sendable, Hashable {
     }
 
     /// The layout from command-line choices, with the defaults filled in: attach at
-    /// the cgroup2 mount, objects from `defaultObjectDirectory()`.
+    /// the cgroup2 mount, pins in $FERRY_PIN_DIR or /sys/fs/bpf/ferry, objects from
+    /// `defaultObjectDirectory()`.
     public static func resolve(pinDirectory: String?, cgroupRoot: String?, objectDirectory: String?) throws -> DatapathLayout {
         guard let mount = CgroupFS.mountPoint() else {
             throw BPFError("find the cgroup2 mount", errno: ENOENT, detail: "Ferry needs cgroup v2; nothing of type cgroup2 in /proc/self/mountinfo")
         }
         return DatapathLayout(
             objectDirectory: objectDirectory ?? defaultObjectDirectory(),
-            pinDirectory: pinDirectory ?? defaultPinDirectory,
+            pinDirectory: pinDirectory ?? ProcessInfo.processInfo.environment["FERRY_PIN_DIR"] ?? defaultPinDirectory,
             cgroupRoot: cgroupRoot ?? mount
         )
     }

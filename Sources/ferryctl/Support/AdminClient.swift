@@ -52,6 +52,9 @@ struct AdminClient {
     }
 
     private func send(_ path: String, method: HTTPMethod) async throws -> [UInt8] {
+        // A refused connection means no agent; say so at once rather than after
+        // the HTTP client's connection retries.
+        if let refused = Self.probe(port: port) { throw AdminError.agentDown("127.0.0.1:\(port): \(refused)") }
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
         request.method = method
         let response: HTTPClientResponse
@@ -65,6 +68,21 @@ struct AdminClient {
             throw AdminError.failed("admin API \(path): \(response.status.code) \(String(buffer: body))")
         }
         return Array(body.readableBytesView)
+    }
+
+    /// nil when something accepts connections on 127.0.0.1:port.
+    static func probe(port: Int) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return rc == 0 ? nil : String(cString: strerror(errno)).lowercased()
     }
 
     static func reason(_ error: Error) -> String {

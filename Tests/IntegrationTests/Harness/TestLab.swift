@@ -1,0 +1,184 @@
+import FerryBPF
+import Foundation
+
+/// A throwaway network of hosts for one test: network namespaces on a bridge
+/// (198.18.0.0/24 and 2001:db8::/64, no default route anywhere), a cgroup subtree
+/// and a bpffs pin directory per node, and every process started in them. `tearDown`
+/// removes all of it, also after a failure; leftovers of a crashed run (a dead
+/// test process's id in the name) are removed when the next lab starts.
+final class TestLab: @unchecked Sendable {
+    let id: String
+    let cgroupMount: String
+    let cgroupRoot: String
+    let logDirectory: String
+    private(set) var namespaces: [String] = []
+    private(set) var processes: [BackgroundProcess] = []
+    private var hostCount = 0
+
+    private static let prefix = "ft\(getpid())"
+    nonisolated(unsafe) private static var counter = 0
+
+    init(_ name: String) throws {
+        Self.removeStale()
+        Self.counter += 1
+        id = "\(Self.prefix)x\(Self.counter)"
+        guard let mount = CgroupFS.mountPoint() else { throw LabError("no cgroup2 mount") }
+        cgroupMount = mount
+        cgroupRoot = "\(mount)/ferry-test-\(id)"
+        logDirectory = NSTemporaryDirectory() + "ferry-test-\(id)-\(name)"
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: cgroupRoot, withIntermediateDirectories: true)
+        let hub = "\(id)h"
+        try check(Shell.run(["ip", "netns", "add", hub]))
+        namespaces.append(hub)
+        try check(Shell.run(["nsenter", "--net=/run/netns/\(hub)", "sh", "-c",
+                             "ip link add br0 type bridge && ip link set br0 up && ip link set lo up"]))
+    }
+
+    struct LabError: Error, CustomStringConvertible {
+        var description: String
+        init(_ text: String) { description = text }
+    }
+
+    @discardableResult
+    func check(_ result: Shell.Result) throws -> Shell.Result {
+        guard result.ok else { throw LabError("command failed (\(result.status)): \(result.output)") }
+        return result
+    }
+
+    /// A host: a namespace on the bridge with 198.18.0.<n>/24 and 2001:db8::<n>/64.
+    func addHost(_ role: String) throws -> TestHost {
+        hostCount += 1
+        let n = hostCount
+        let namespace = "\(id)\(role.prefix(3))\(n)"
+        let hub = namespaces[0]
+        try check(Shell.run(["ip", "netns", "add", namespace]))
+        namespaces.append(namespace)
+        let outside = "\(id)v\(n)"
+        try check(Shell.run(["ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", namespace]))
+        try check(Shell.run(["ip", "link", "set", outside, "netns", hub]))
+        try check(Shell.run(["nsenter", "--net=/run/netns/\(hub)", "sh", "-c",
+                             "ip link set \(outside) master br0 && ip link set \(outside) up"]))
+        try check(Shell.run(["nsenter", "--net=/run/netns/\(namespace)", "sh", "-c", """
+            ip link set lo up && ip addr add 198.18.0.\(n)/24 dev eth0 && \
+            ip addr add 2001:db8::\(n)/64 dev eth0 nodad && ip link set eth0 up
+            """]))
+        let cgroup = "\(cgroupRoot)/\(role)\(n)"
+        try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: true)
+        return TestHost(lab: self, name: "\(role)\(n)", namespace: namespace, ipv4: "198.18.0.\(n)",
+                        ipv6: "2001:db8::\(n)", cgroup: cgroup)
+    }
+
+    /// Starts a process in a namespace and cgroup (the cgroup before exec, so
+    /// everything it runs is inside).
+    func spawn(_ name: String, namespace: String, cgroup: String, _ arguments: [String]) throws -> BackgroundProcess {
+        let process = try BackgroundProcess(
+            name: name,
+            arguments: ["sh", "-c", "echo $$ > \"$0/cgroup.procs\" && ns=$1 && shift && exec nsenter --net=/run/netns/$ns \"$@\"",
+                        cgroup, namespace] + arguments,
+            logDirectory: logDirectory
+        )
+        processes.append(process)
+        return process
+    }
+
+    /// Runs a command to completion in a namespace and cgroup.
+    func run(namespace: String, cgroup: String, _ arguments: [String], timeout: Double = 120) -> Shell.Result {
+        Shell.run(["sh", "-c", "echo $$ > \"$0/cgroup.procs\" && ns=$1 && shift && exec nsenter --net=/run/netns/$ns \"$@\"",
+                   cgroup, namespace] + arguments, timeout: timeout)
+    }
+
+    func tearDown() {
+        for process in processes.reversed() { process.stop(grace: 3) }
+        processes.removeAll()
+        Self.removeCgroupTree(cgroupRoot)
+        for namespace in namespaces.reversed() { Shell.run(["ip", "netns", "del", namespace]) }
+        namespaces.removeAll()
+        for pin in BPFFS.list(BPFFS.defaultMount) where pin.hasPrefix("ferry-test-\(id)") {
+            Self.removePins(BPFFS.defaultMount + "/" + pin)
+        }
+    }
+
+    /// The pin directory of a node of this lab.
+    func pinDirectory(_ node: String) -> String { "\(BPFFS.defaultMount)/ferry-test-\(id)-\(node)" }
+
+    static func removePins(_ directory: String) {
+        for name in BPFFS.list(directory + "/links") { try? BPFFS.remove(directory + "/links/" + name) }
+        try? BPFFS.remove(directory + "/links")
+        for name in BPFFS.list(directory) { try? BPFFS.remove(directory + "/" + name) }
+        try? BPFFS.remove(directory)
+    }
+
+    /// Kills whatever is left in a cgroup tree, then removes it bottom-up.
+    static func removeCgroupTree(_ path: String) {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let children = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+            .filter { name in
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory) && isDirectory.boolValue
+            }
+        for child in children { removeCgroupTree(path + "/" + child) }
+        for _ in 0..<50 {
+            let procs = (try? String(contentsOfFile: path + "/cgroup.procs", encoding: .utf8)) ?? ""
+            let pids = procs.split(separator: "\n").compactMap { Int32($0) }
+            if pids.isEmpty { break }
+            for pid in pids { kill(pid, SIGKILL) }
+            usleep(20_000)
+        }
+        rmdir(path)
+    }
+
+    /// Leftovers of test runs whose process is gone.
+    static func removeStale() {
+        let namespaces = Shell.run(["ip", "netns", "list"]).stdout.split(separator: "\n").map { String($0.split(separator: " ")[0]) }
+        for namespace in namespaces where isStale(namespace) { Shell.run(["ip", "netns", "del", namespace]) }
+        if let mount = CgroupFS.mountPoint() {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: mount)) ?? []
+            where name.hasPrefix("ferry-test-") && isStale(String(name.dropFirst("ferry-test-".count))) {
+                removeCgroupTree(mount + "/" + name)
+            }
+        }
+        for pin in BPFFS.list(BPFFS.defaultMount) where pin.hasPrefix("ferry-test-") && isStale(String(pin.dropFirst("ferry-test-".count))) {
+            removePins(BPFFS.defaultMount + "/" + pin)
+        }
+    }
+
+    /// "ft<pid>x..." names whose pid is not alive.
+    static func isStale(_ name: String) -> Bool {
+        guard name.hasPrefix("ft") else { return false }
+        let digits = name.dropFirst(2).prefix(while: \.isNumber)
+        guard let pid = Int32(digits) else { return false }
+        return pid != getpid() && kill(pid, 0) != 0
+    }
+}
+
+/// One host of a lab.
+struct TestHost {
+    let lab: TestLab
+    let name: String
+    let namespace: String
+    let ipv4: String
+    let ipv6: String
+    /// The host's cgroup subtree: the node's cgroup root when an agent runs here.
+    let cgroup: String
+
+    /// A child cgroup (for a workload or the agent), created on demand.
+    func cgroup(_ child: String) throws -> String {
+        let path = cgroup + "/" + child
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// The path relative to the cgroup2 mount, as `ferry.dev/cgroup` takes it.
+    func relativeCgroup(_ child: String) -> String {
+        String((cgroup + "/" + child).dropFirst(lab.cgroupMount.count))
+    }
+
+    func spawn(_ name: String, in child: String = "misc", _ arguments: [String]) throws -> BackgroundProcess {
+        try lab.spawn(name, namespace: namespace, cgroup: try cgroup(child), arguments)
+    }
+
+    func run(in child: String = "misc", _ arguments: [String], timeout: Double = 120) throws -> Shell.Result {
+        lab.run(namespace: namespace, cgroup: try cgroup(child), arguments, timeout: timeout)
+    }
+}
