@@ -40,14 +40,36 @@ public final class DatapathReconciler: Service, Sendable {
         self.logger = logger
     }
 
+    /// Reconciles on every new state, and also on a timer: a workload's cgroup
+    /// may appear after its resource (a service starting later), and anyone with
+    /// root may edit the maps. Retries are quick while something is wrong.
     public func run() async throws {
-        for await state in store.updates().cancelOnGracefulShutdown() {
-            reconcile(state)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await state in self.store.updates().cancelOnGracefulShutdown() {
+                    self.reconcile(state)
+                }
+            }
+            group.addTask {
+                while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                    let wrong = !self.problems.withLock { $0.isEmpty }
+                    try? await Task.sleep(for: wrong ? .seconds(1) : .seconds(10))
+                    self.reconcile(self.store.state)
+                }
+            }
+            await group.next()
+            group.cancelAll()
         }
     }
 
+    private let passLock = Mutex(())
+
     /// One pass. Errors are per item: one bad workload never blocks the others.
     public func reconcile(_ state: MeshState) {
+        passLock.withLock { _ in reconcileLocked(state) }
+    }
+
+    private func reconcileLocked(_ state: MeshState) {
         var issues: [String] = []
         reconcileEnrollment(state, issues: &issues)
         reconcileCapture(state.config, issues: &issues)
