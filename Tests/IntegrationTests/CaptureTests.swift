@@ -200,9 +200,11 @@ struct CaptureTests {
                           + bytes(0, 8) + ["0", "0", "0xff", "0xff"] + bytes(0, 4) + ["value"] + bytes(1, 4)).ok)
         let listener = try node.spawn("origdst", ["python3", Paths.testTool, "origdst", "--listen", "127.0.0.1:15001"])
         #expect(listener.waitForOutput("listening"))
-        _ = try node.run(in: "client", ["python3", "-c",
+        let connect = try node.run(in: "client", ["python3", "-c",
             "import socket; s=socket.create_connection(('198.18.7.7', 4242), timeout=5); s.close()"])
-        #expect(poll(timeout: 5) { listener.stdout.contains("198.18.7.7:4242") }, "\(listener.stdout) \(listener.stderr)")
+        let counters = Shell.run(["bpftool", "map", "dump", "pinned", "\(pins)/ferry_counters"]).stdout
+        #expect(poll(timeout: 5) { listener.stdout.contains("198.18.7.7:4242") },
+                "listener: \(listener.stdout) \(listener.stderr) client: \(connect.output) counters: \(counters)")
         let unload = try node.run(in: "ctl", env + [Paths.ferryctl, "unload"])
         #expect(unload.ok, "\(unload.output)")
     }
