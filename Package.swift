@@ -97,6 +97,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +124,18 @@ let package = Package(
         .testTarget(name: "FerryMeshTests", dependencies: ["FerryMesh"]),
         .testTarget(name: "FerryBPFTests", dependencies: ["FerryBPF"]),
         .testTarget(name: "FerryPolicyTests", dependencies: ["FerryPolicy", "FerryMesh"]),
+        .testTarget(
+            name: "FerryProxyTests",
+            dependencies: [
+                "FerryProxy", "FerryMesh", "FerryTelemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["FerryBPF", "FerryMesh", "FerryProxy", "FerryTelemetry"]

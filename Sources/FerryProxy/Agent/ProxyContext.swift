@@ -15,6 +15,10 @@ public struct ProxyContext: Sendable {
     public let accessLog: AccessLog
     public let logger: Logger
     public var upstreamConnectTimeout: TimeAmount = .seconds(5)
+    /// Outbound HBONE connections; nil when the agent has no identity (no CA).
+    public var hbonePool: HBONEPool?
+    /// Decides whether an inbound connection may reach its destination workload.
+    public var authorizeInbound: @Sendable (InboundCheck) -> PolicyVerdict = { _ in .allowedByDefault }
 
     public init(node: String, store: StateStore, enrollment: EnrollmentTable, connections: ConnectionTable,
                 accessLog: AccessLog, logger: Logger) {

@@ -35,8 +35,8 @@ public final class ConnectionRecord: Sendable {
     public let destinationIdentity: String?
     public let labels: TrafficLabels
     /// Bytes from the source toward the destination, and back.
-    public let sent = ByteCounts()
-    public let received = ByteCounts()
+    public let sent: ByteCounts
+    public let received: ByteCounts
     /// Kernel socket cookies of ferryd's two sockets (0 when unknown).
     public let downstreamCookie = Atomic<UInt64>(0)
     public let upstreamCookie = Atomic<UInt64>(0)
@@ -53,8 +53,13 @@ public final class ConnectionRecord: Sendable {
 
     init(id: UInt64, direction: Direction, route: RouteKind, client: IPEndpoint?, destination: IPEndpoint,
          upstream: IPEndpoint, sourceWorkload: String?, destinationWorkload: String?,
-         sourceIdentity: String?, destinationIdentity: String?, labels: TrafficLabels) {
+         sourceIdentity: String?, destinationIdentity: String?, labels: TrafficLabels,
+         sharingCountsWith other: ConnectionRecord? = nil) {
         self.id = id
+        // The same-node path reports one connection from both ends (source and
+        // destination reporters) over the same bytes.
+        self.sent = other?.sent ?? ByteCounts()
+        self.received = other?.received ?? ByteCounts()
         self.direction = direction
         self.route = route
         self.startedAt = Date()

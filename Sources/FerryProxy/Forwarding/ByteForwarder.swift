@@ -9,7 +9,9 @@ public final class ByteCounts: Sendable {
     public init() {}
 }
 
-/// Pumps bytes between two channels on the same event loop, one handler on each.
+/// Pumps bytes between two channels, one handler on each. The channels may live
+/// on different event loops (an HBONE stream rides its TLS connection's loop);
+/// calls to the partner then hop to the partner's loop, in order.
 ///
 /// Backpressure: a side only reads while the other side is writable, so a slow
 /// reader never makes ferryd buffer without bound. Half-close: end of input on
@@ -20,34 +22,53 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var partner: ByteForwarder?
+    private let side: ForwardingPipe.Side
+    private let pipe: ForwardingPipe
+    private var partnerEnd: ForwardingPipe.End?
     private var context: ChannelHandlerContext?
     private var readPending = false
     private let counts: ByteCounts
 
-    private init(counts: ByteCounts) {
+    private init(side: ForwardingPipe.Side, pipe: ForwardingPipe, counts: ByteCounts) {
+        self.side = side
+        self.pipe = pipe
         self.counts = counts
     }
 
-    /// Two handlers wired to each other; add one to each channel.
+    /// Two handlers wired to each other; add `a` to one channel and `b` to the
+    /// other. `countingA` counts bytes read on a's channel.
     static func pair(countingA: ByteCounts, countingB: ByteCounts) -> (ByteForwarder, ByteForwarder) {
-        let a = ByteForwarder(counts: countingA)
-        let b = ByteForwarder(counts: countingB)
-        a.partner = b
-        b.partner = a
-        return (a, b)
+        let pipe = ForwardingPipe()
+        return (ByteForwarder(side: .a, pipe: pipe, counts: countingA),
+                ByteForwarder(side: .b, pipe: pipe, counts: countingB))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        pipe.register(side, ForwardingPipe.End(
+            channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop)
+        ))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        // Break the pipe ↔ handler cycle when the channel goes away.
         self.context = nil
-        partner = nil
+        partnerEnd = nil
+        pipe.register(side, nil)
     }
 
-    // MARK: Calls from the partner
+    /// Runs an operation on the partner, on the partner's event loop.
+    private func toPartner(_ operation: @escaping @Sendable (ByteForwarder) -> Void) {
+        if partnerEnd == nil { partnerEnd = pipe.partner(of: side) }
+        guard let end = partnerEnd else { return }
+        if end.channel.eventLoop.inEventLoop {
+            operation(end.handler.value)
+        } else {
+            end.channel.eventLoop.execute { operation(end.handler.value) }
+        }
+    }
+
+    // MARK: Calls from the partner (on our loop)
 
     private func partnerWrite(_ data: ByteBuffer) {
         context?.write(wrapOutboundOut(data), promise: nil)
@@ -68,8 +89,17 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// The partner's channel is gone: deliver what is queued, signal end of
+    /// stream, then close. (Closing at once would fail queued writes, and on an
+    /// HTTP/2 stream turn a clean end into a reset.)
     private func partnerClosed() {
-        context?.close(promise: nil)
+        guard let context else { return }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
+        written.futureResult.whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+            context.close(promise: nil)
+        }
     }
 
     private func partnerBecameWritable() {
@@ -79,28 +109,26 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private var isWritable: Bool { context?.channel.isWritable ?? false }
-
     // MARK: Events on our own channel
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         counts.inbound.wrappingAdd(UInt64(buffer.readableBytes), ordering: .relaxed)
-        partner?.partnerWrite(buffer)
+        toPartner { $0.partnerWrite(buffer) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        partner?.partnerFlush()
+        toPartner { $0.partnerFlush() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        partner?.partnerClosed()
+        toPartner { $0.partnerClosed() }
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            partner?.partnerInputEnded()
+            toPartner { $0.partnerInputEnded() }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -111,16 +139,38 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            partner?.partnerBecameWritable()
+            toPartner { $0.partnerBecameWritable() }
         }
         context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
-        if partner?.isWritable ?? false {
+        if partnerEnd == nil { partnerEnd = pipe.partner(of: side) }
+        // Channel.isWritable may be read from any thread.
+        if partnerEnd?.channel.isWritable ?? false {
             context.read()
         } else {
             readPending = true
         }
+    }
+}
+
+/// Where the two halves of a forwarding pair find each other.
+final class ForwardingPipe: Sendable {
+    enum Side: Sendable { case a, b }
+
+    struct End: Sendable {
+        let channel: Channel
+        let handler: NIOLoopBound<ByteForwarder>
+    }
+
+    private let ends = Mutex<(a: End?, b: End?)>((nil, nil))
+
+    func register(_ side: Side, _ end: End?) {
+        ends.withLock { side == .a ? ($0.a = end) : ($0.b = end) }
+    }
+
+    func partner(of side: Side) -> End? {
+        ends.withLock { side == .a ? $0.b : $0.a }
     }
 }

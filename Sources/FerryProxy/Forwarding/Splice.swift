@@ -1,13 +1,13 @@
 import FerryTelemetry
 import NIOCore
 
-/// Joins two connected channels (on the same event loop) with a pair of
-/// `ByteForwarder`s, registers the connection, and reports it when both ends
-/// are closed.
+/// Joins two channels with a pair of `ByteForwarder`s and keeps the books: the
+/// connection is registered when joined and reported when both ends are closed.
 enum Splice {
+    /// Same-loop join of two connected channels that are not reading yet.
     static func join(downstream: Channel, upstream: Channel, record: ConnectionRecord, context: ProxyContext) {
         downstream.eventLoop.assertInEventLoop()
-        let (down, up) = ByteForwarder.pair(countingA: record.sent, countingB: record.received)
+        let (down, up) = forwarders(for: record)
         do {
             try downstream.pipeline.syncOperations.addHandler(down)
             try upstream.pipeline.syncOperations.addHandler(up)
@@ -16,6 +16,19 @@ enum Splice {
             upstream.close(promise: nil)
             return
         }
+        track(record, downstream: downstream, upstream: upstream, context: context)
+        startReading(downstream)
+        startReading(upstream)
+    }
+
+    /// The forwarder pair: the first goes on the source's channel (it counts bytes
+    /// sent), the second on the destination's.
+    static func forwarders(for record: ConnectionRecord) -> (ByteForwarder, ByteForwarder) {
+        ByteForwarder.pair(countingA: record.sent, countingB: record.received)
+    }
+
+    /// Registers the connection and reports it once both ends are closed.
+    static func track(_ record: ConnectionRecord, downstream: Channel, upstream: Channel, context: ProxyContext) {
         record.onClose { [downstream, upstream] in
             downstream.close(promise: nil)
             upstream.close(promise: nil)
@@ -25,10 +38,12 @@ enum Splice {
             context.connections.closed(record)
             AccessLogEntry.connectionClosed(record, flags: .none, log: context.accessLog)
         }
-        // Both sides start reading only now, so nothing is read before it has
-        // somewhere to go.
-        downstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in downstream.close(promise: nil) }
-        upstream.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in upstream.close(promise: nil) }
+    }
+
+    /// Channels start with reading off so nothing is read before it has somewhere
+    /// to go; this turns it on.
+    static func startReading(_ channel: Channel) {
+        channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in channel.close(promise: nil) }
     }
 }
 

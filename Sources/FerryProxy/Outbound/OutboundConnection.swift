@@ -6,7 +6,9 @@ import Logging
 import NIOCore
 
 /// One captured connection, from accept to wired: learn where it was going and
-/// who sent it, decide the route, connect upstream, splice.
+/// who sent it, decide the route, then take one of three ways out — passthrough
+/// TCP, the same-node path (no TLS hop), or an HBONE stream to the destination's
+/// node.
 enum OutboundConnection {
     static func start(_ channel: Channel, context: ProxyContext) {
         FerrySocketOptions.origin(of: channel).whenSuccess { origin in
@@ -23,54 +25,128 @@ enum OutboundConnection {
     static func route(_ channel: Channel, origin: ferry_origin, context: ProxyContext) {
         let state = context.store.state
         let source = context.enrollment.workload(cgroupID: origin.cgroup_id)
-        let destination = origin.destination
+        let sourceIdentity = source.map { $0.identity(trustDomain: state.config.trustDomain) }
         var labels = TrafficLabels(reporter: .source)
         labels.sourceWorkload = source?.canonicalName ?? "unknown"
         labels.sourceNamespace = source?.namespace ?? "unknown"
         labels.sourceApp = source?.labels["app"] ?? "unknown"
-        labels.sourcePrincipal = source.map { $0.identity(trustDomain: state.config.trustDomain).uri } ?? "unknown"
+        labels.sourcePrincipal = sourceIdentity?.uri ?? "unknown"
 
-        let decision = context.router.route(destination, in: state, balancer: context.balancer)
-        let upstream: IPEndpoint
-        var destinationWorkload: Workload?
-        switch decision {
-        case .passthrough(let address):
-            upstream = address
-            labels.destinationService = address.ip.description
-        case .endpoint(let workload, let target, let service):
-            upstream = target
-            destinationWorkload = workload
-            labels.describeDestination(workload, service: service, state: state)
-        case .noHealthyEndpoint(let service):
-            labels.destinationService = service.hostname()
-            labels.responseFlags = .noHealthyUpstream
-            context.connections.failed(labels)
-            context.logger.warning("no endpoint for service", metadata: ["ferry.service": "\(service.key)"])
-            refuse(channel)
-            return
+        func record(route: RouteKind, upstream: IPEndpoint, destination workload: Workload?, labels: TrafficLabels) -> ConnectionRecord {
+            ConnectionRecord(
+                id: context.connections.makeID(), direction: .outbound, route: route,
+                client: IPEndpoint(channel.remoteAddress), destination: origin.destination, upstream: upstream,
+                sourceWorkload: source?.key, destinationWorkload: workload?.key, sourceIdentity: sourceIdentity?.uri,
+                destinationIdentity: workload?.identity(trustDomain: state.config.trustDomain).uri, labels: labels
+            )
         }
 
-        let record = ConnectionRecord(
-            id: context.connections.makeID(), direction: .outbound, route: .passthrough,
-            client: IPEndpoint(channel.remoteAddress), destination: destination, upstream: upstream,
-            sourceWorkload: source?.key, destinationWorkload: destinationWorkload?.key,
-            sourceIdentity: source.map { $0.identity(trustDomain: state.config.trustDomain).uri },
-            destinationIdentity: nil, labels: labels
-        )
-        Listener.connect(to: upstream, on: channel.eventLoop, timeout: context.upstreamConnectTimeout).whenComplete { result in
+        switch context.router.route(origin.destination, in: state, balancer: context.balancer) {
+        case .passthrough(let address):
+            labels.destinationService = address.ip.description
+            passthrough(channel, record: record(route: .passthrough, upstream: address, destination: nil, labels: labels), context: context)
+
+        case .endpoint(let workload, let target, let service):
+            labels.describeDestination(workload, service: service, state: state)
+            labels.securityPolicy = .mutualTLS
+            guard let source, let sourceIdentity else {
+                // Enrolled cgroups always map to a workload; a stale entry does not.
+                fail(channel, labels: labels, flags: .noRoute, reason: "source workload unknown (cgroup \(origin.cgroup_id))", context: context)
+                return
+            }
+            if workload.node == context.node {
+                local(channel, source: source, identity: sourceIdentity, target: target,
+                      record: record(route: .local, upstream: target, destination: workload, labels: labels), context: context)
+            } else {
+                guard let nodeName = workload.node, let agent = state.nodes[nodeName]?.agentAddress else {
+                    fail(channel, labels: labels, flags: .noRoute,
+                         reason: "no agent address for node \(workload.node ?? "(none)") of \(workload.key)", context: context)
+                    return
+                }
+                hbone(channel, source: source, identity: sourceIdentity, node: nodeName,
+                      agent: IPEndpoint(ip: agent, port: 15008), target: target,
+                      record: record(route: .hbone, upstream: target, destination: workload, labels: labels), context: context)
+            }
+
+        case .noHealthyEndpoint(let service):
+            labels.destinationService = service.hostname()
+            fail(channel, labels: labels, flags: .noHealthyUpstream, reason: "service \(service.key) has no endpoint", context: context)
+        }
+    }
+
+    /// Outside the mesh: connect as asked.
+    static func passthrough(_ channel: Channel, record: ConnectionRecord, context: ProxyContext) {
+        Listener.connect(to: record.upstream, on: channel.eventLoop, timeout: context.upstreamConnectTimeout).whenComplete { result in
             switch result {
-            case .success(let upstreamChannel):
-                recordCookies(record, downstream: channel, upstream: upstreamChannel)
-                Splice.join(downstream: channel, upstream: upstreamChannel, record: record, context: context)
+            case .success(let upstream):
+                recordCookies(record, downstream: channel, upstream: upstream)
+                Splice.join(downstream: channel, upstream: upstream, record: record, context: context)
             case .failure(let error):
-                var failed = record.labels
-                failed.responseFlags = .upstreamConnectionFailure
-                context.connections.failed(failed)
-                context.logger.warning("upstream connect failed", metadata: [
-                    "ferry.upstream": "\(upstream)", "ferry.error": "\(error)", "ferry.flags": "UF",
-                ])
-                AccessLogEntry.connectionClosed(record, flags: .upstreamConnectionFailure, log: context.accessLog)
-                refuse(channel)
+                fail(channel, labels: record.labels, flags: .upstreamConnectionFailure,
+                     reason: "connect to \(record.upstream): \(error)", record: record, context: context)
+            }
+        }
+    }
+
+    /// Same node: the destination side's checks run in process, then a direct
+    /// socket to the workload. Identity comes from the kernel (the enrolled cgroup).
+    static func local(_ channel: Channel, source: Workload, identity: SpiffeID, target: IPEndpoint,
+                      record: ConnectionRecord, context: ProxyContext) {
+        let peer = InboundPeer(identity: identity, address: IPEndpoint(channel.remoteAddress)?.ip ?? source.addresses.first,
+                               workloadName: source.canonicalName, workloadNamespace: source.namespace,
+                               securityPolicy: .mutualTLS)
+        InboundConnector.open(target: target, peer: peer, on: channel.eventLoop, context: context, sharingCountsWith: record)
+            .whenComplete { result in
+                switch result {
+                case .success(let opened):
+                    recordCookies(record, downstream: channel, upstream: opened.channel)
+                    Splice.track(opened.record, downstream: channel, upstream: opened.channel, context: context)
+                    Splice.join(downstream: channel, upstream: opened.channel, record: record, context: context)
+                case .failure(let error as InboundRefusal):
+                    fail(channel, labels: record.labels, flags: error.flags, reason: error.reason, record: record, context: context)
+                case .failure(let error):
+                    fail(channel, labels: record.labels, flags: .upstreamConnectionFailure, reason: "\(error)", record: record, context: context)
+                }
+            }
+    }
+
+    /// Another node: an HBONE stream through the pooled mTLS connection to that
+    /// node's agent.
+    static func hbone(_ channel: Channel, source: Workload, identity: SpiffeID, node: String, agent: IPEndpoint,
+                      target: IPEndpoint, record: ConnectionRecord, context: ProxyContext) {
+        guard let pool = context.hbonePool else {
+            fail(channel, labels: record.labels, flags: .upstreamConnectionFailure,
+                 reason: "no HBONE tunnel configured (ferryd runs without a CA)", record: record, context: context)
+            return
+        }
+        let (onClient, onStream) = Splice.forwarders(for: record)
+        do {
+            try channel.pipeline.syncOperations.addHandler(onClient)
+        } catch {
+            channel.close(promise: nil)
+            return
+        }
+        let request = HBONERequest(
+            authority: target, forwardedFor: IPEndpoint(channel.remoteAddress)?.ip ?? source.addresses.first,
+            trace: .fresh(), baggage: HBONERequest.baggage(for: source)
+        )
+        let onStreamBox = UnsafeTransfer(onStream)
+        let loop = channel.eventLoop
+        Task {
+            do {
+                let stream = try await pool.openStream(source: identity, node: node, address: agent, request: request) { stream in
+                    try stream.pipeline.syncOperations.addHandler(onStreamBox.value)
+                }
+                loop.execute {
+                    Splice.track(record, downstream: channel, upstream: stream, context: context)
+                    Splice.startReading(channel)
+                }
+            } catch {
+                let flags: ResponseFlags = (error as? HBONEConnectHandler.Refused)?.status == 403 ? .deny : .upstreamConnectionFailure
+                loop.execute {
+                    fail(channel, labels: record.labels, flags: flags, reason: "HBONE to \(node) (\(agent)) for \(target): \(error)",
+                         record: record, context: context)
+                }
             }
         }
     }
@@ -80,24 +156,29 @@ enum OutboundConnection {
         FerrySocketOptions.cookie(of: upstream).whenSuccess { record.upstreamCookie.store($0, ordering: .relaxed) }
     }
 
+    /// Counts and logs a connection that could not be carried, and resets the client.
+    static func fail(_ channel: Channel, labels: TrafficLabels, flags: ResponseFlags, reason: String,
+                     record: ConnectionRecord? = nil, context: ProxyContext) {
+        var failed = labels
+        failed.responseFlags = flags
+        context.connections.failed(failed)
+        context.logger.warning("outbound connection failed", metadata: [
+            "ferry.reason": "\(reason)", "ferry.flags": "\(flags.rawValue)",
+            "ferry.source": "\(labels.sourcePrincipal)", "ferry.destination": "\(labels.destinationService)",
+        ])
+        if let record { AccessLogEntry.connectionClosed(record, flags: flags, log: context.accessLog) }
+        refuse(channel)
+    }
+
     /// Closes with a reset, so the client learns at once.
     static func refuse(_ channel: Channel) {
         FerrySocketOptions.resetOnClose(channel).whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
-extension TrafficLabels {
-    mutating func describeDestination(_ workload: Workload, service: MeshService?, state: MeshState) {
-        destinationWorkload = workload.canonicalName
-        destinationNamespace = workload.namespace
-        destinationApp = workload.labels["app"] ?? "unknown"
-        destinationPrincipal = workload.identity(trustDomain: state.config.trustDomain).uri
-        if let service {
-            destinationService = service.hostname()
-            destinationServiceName = service.name
-            destinationServiceNamespace = service.namespace
-        } else {
-            destinationService = workload.addresses.first?.description ?? "unknown"
-        }
-    }
+/// Moves a non-Sendable value across a task boundary where the code guarantees
+/// it is used on one thread at a time (a handler handed to another pipeline).
+struct UnsafeTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

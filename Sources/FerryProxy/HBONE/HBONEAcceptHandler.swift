@@ -1,0 +1,108 @@
+import FerryMesh
+import FerryTelemetry
+import Logging
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// The server end of one HBONE stream: validate the CONNECT, check the peer and
+/// the destination, connect to the workload, answer 200 and splice. Every
+/// refusal is an HTTP status with a `ferry-reason` header, never a crash.
+final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private let context: ProxyContext
+    /// The verified identity of the TLS peer (nil on a plaintext test server).
+    private let peerIdentity: SpiffeID?
+    private let peerAddress: IPAddress?
+    private var state: State = .awaitingRequest
+    private var handoff = FrameHandoff()
+
+    enum State { case awaitingRequest, connecting, done }
+
+    init(context: ProxyContext, peerIdentity: SpiffeID?, peerAddress: IPAddress?) {
+        self.context = context
+        self.peerIdentity = peerIdentity
+        self.peerAddress = peerAddress
+    }
+
+    func channelRead(context channelContext: ChannelHandlerContext, data: NIOAny) {
+        let payload = unwrapInboundIn(data)
+        guard state == .awaitingRequest else {
+            if case .rstStream = payload { channelContext.close(promise: nil) }
+            handoff.hold(payload)
+            return
+        }
+        guard case .headers(let headers) = payload else {
+            respond(channelContext, status: 400, reason: "HBONE stream must start with CONNECT headers")
+            return
+        }
+        switch HBONERequest.parse(headers.headers) {
+        case .failure(let problem):
+            context.logger.info("HBONE request refused", metadata: ["ferry.reason": "\(problem)"])
+            respond(channelContext, status: 400, reason: problem.description)
+        case .success(let request):
+            state = .connecting
+            accept(request, channelContext)
+        }
+    }
+
+    private func accept(_ request: HBONERequest, _ channelContext: ChannelHandlerContext) {
+        let peer = InboundPeer(
+            identity: peerIdentity, address: request.forwardedFor ?? peerAddress,
+            workloadName: request.baggage["k8s.workload.name"] ?? request.baggage["service.name"],
+            workloadNamespace: request.baggage["k8s.namespace.name"], securityPolicy: .mutualTLS
+        )
+        let stream = channelContext.channel
+        let loopBound = NIOLoopBound((self, channelContext), eventLoop: stream.eventLoop)
+        InboundConnector.open(target: request.authority, peer: peer, on: stream.eventLoop, context: context)
+            .whenComplete { result in
+                let (this, channelContext) = loopBound.value
+                switch result {
+                case .success(let opened):
+                    this.wire(opened, channelContext)
+                case .failure(let error as InboundRefusal):
+                    this.respond(channelContext, status: error.status, reason: error.reason)
+                case .failure(let error):
+                    this.respond(channelContext, status: 503, reason: "\(error)")
+                }
+            }
+    }
+
+    private func wire(_ opened: InboundConnector.Opened, _ channelContext: ChannelHandlerContext) {
+        let stream = channelContext.channel
+        guard stream.isActive else {
+            opened.channel.close(promise: nil)
+            return
+        }
+        // The peer is the source: its side counts bytes sent.
+        let (onPeer, onWorkload) = Splice.forwarders(for: opened.record)
+        do {
+            try stream.pipeline.syncOperations.addHandler(onPeer)
+            try opened.channel.pipeline.syncOperations.addHandler(onWorkload)
+        } catch {
+            opened.channel.close(promise: nil)
+            respond(channelContext, status: 503, reason: "cannot wire the tunnel: \(error)")
+            return
+        }
+        state = .done
+        channelContext.writeAndFlush(wrapOutboundOut(.headers(.init(headers: [":status": "200"]))), promise: nil)
+        Splice.track(opened.record, downstream: stream, upstream: opened.channel, context: context)
+        handoff.release(context: channelContext, removing: self)
+        Splice.startReading(opened.channel)
+        Splice.startReading(stream)
+    }
+
+    private func respond(_ channelContext: ChannelHandlerContext, status: Int, reason: String) {
+        state = .done
+        let headers: HPACKHeaders = [":status": "\(status)", "ferry-reason": reason]
+        channelContext.writeAndFlush(wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+        channelContext.close(promise: nil)
+    }
+
+    func errorCaught(context channelContext: ChannelHandlerContext, error: Error) {
+        context.logger.debug("HBONE stream error: \(error)")
+        channelContext.close(promise: nil)
+    }
+}

@@ -1,0 +1,72 @@
+import FerryMesh
+import Logging
+import NIOCore
+import NIOHTTP2
+import NIOPosix
+import ServiceLifecycle
+
+/// The HBONE listener (:15008): mutual TLS, then HTTP/2, then one CONNECT stream
+/// per tunnelled connection. Malformed HTTP/2 gets a GOAWAY from NIO's protocol
+/// handler; a bad request on a stream gets a status with its reason.
+public final class HBONEServer: Service, Sendable {
+    private let context: ProxyContext
+    private let group: EventLoopGroup
+    private let security: HBONESecurity
+    public let host: String
+    public let port: Int
+
+    public init(context: ProxyContext, group: EventLoopGroup, security: HBONESecurity, host: String = "::", port: Int = 15008) {
+        self.context = context
+        self.group = group
+        self.security = security
+        self.host = host
+        self.port = port
+    }
+
+    /// Binds and returns the listening channel (port 0 picks a free port).
+    public func bind() async throws -> Channel {
+        try await Listener.bind(host: host, port: port, group: group, marked: true) { [context, security] channel in
+            channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                try security.configureServer(channel)
+                _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                    mode: .server, connectionConfiguration: HBONESettings.connection,
+                    streamConfiguration: HBONESettings.stream
+                ) { stream in
+                    stream.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                        let parent = stream.parent ?? channel
+                        let handler = HBONEAcceptHandler(
+                            context: context, peerIdentity: security.peerIdentity(of: parent),
+                            peerAddress: parent.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+                        )
+                        try stream.pipeline.syncOperations.addHandlers([handler, HTTP2DataBridge()])
+                    })
+                }
+                try channel.pipeline.syncOperations.addHandler(ConnectionErrorLogger(logger: context.logger))
+                // The connection itself reads freely; streams pace themselves.
+                try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            })
+        }
+    }
+
+    public func run() async throws {
+        let channel = try await bind()
+        context.logger.info("HBONE listener up", metadata: ["ferry.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        try? await gracefulShutdown()
+        try? await channel.close()
+    }
+}
+
+/// Logs and closes on connection-level errors (bad TLS, protocol violations).
+final class ConnectionErrorLogger: ChannelInboundHandler {
+    typealias InboundIn = Any
+    let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.info("HBONE connection closed on error", metadata: [
+            "ferry.peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "ferry.error": "\(error)",
+        ])
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,33 @@
+import NIOHTTP2
+
+/// HTTP/2 settings of HBONE connections. One TLS connection carries every stream
+/// of a (source identity, destination node) pair, so the stream limit is high,
+/// and windows are large enough that flow control does not cap a single stream's
+/// throughput on a fast network.
+enum HBONESettings {
+    static let maxConcurrentStreams = 10_000
+    /// Per-stream window advertised to the peer.
+    static let initialWindowSize = 4 << 20
+    /// What NIO keeps each stream's and the connection's receive window topped up to.
+    static let targetWindowSize = 16 << 20
+
+    static var connection: NIOHTTP2Handler.ConnectionConfiguration {
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        configuration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
+            HTTP2Setting(parameter: .initialWindowSize, value: initialWindowSize),
+            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 16),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 << 10),
+        ]
+        return configuration
+    }
+
+    static var stream: NIOHTTP2Handler.StreamConfiguration {
+        var configuration = NIOHTTP2Handler.StreamConfiguration()
+        configuration.targetWindowSize = targetWindowSize
+        // A stream reads from its peer only while up to this much is queued to send.
+        configuration.outboundBufferSizeHighWatermark = 256 << 10
+        configuration.outboundBufferSizeLowWatermark = 64 << 10
+        return configuration
+    }
+}

@@ -1,0 +1,108 @@
+import FerryMesh
+import FerryTelemetry
+import Logging
+import NIOCore
+
+/// Who is connecting, as the destination side knows it.
+public struct InboundPeer: Sendable {
+    /// The verified identity (mTLS), or the kernel-attested one on the local path;
+    /// nil for plaintext.
+    public var identity: SpiffeID?
+    /// The original client address (Forwarded, or the socket peer).
+    public var address: IPAddress?
+    /// The source workload, when known (baggage or the local enrollment).
+    public var workloadName: String?
+    public var workloadNamespace: String?
+    public var securityPolicy: SecurityPolicy
+
+    public init(identity: SpiffeID?, address: IPAddress?, workloadName: String? = nil,
+                workloadNamespace: String? = nil, securityPolicy: SecurityPolicy) {
+        self.identity = identity
+        self.address = address
+        self.workloadName = workloadName
+        self.workloadNamespace = workloadNamespace
+        self.securityPolicy = securityPolicy
+    }
+}
+
+/// Why an inbound connection was not opened, and how to say so.
+public struct InboundRefusal: Error, Sendable, CustomStringConvertible {
+    /// The HTTP status an HBONE peer gets.
+    public var status: Int
+    public var flags: ResponseFlags
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// The destination side of every mesh connection, whichever way it arrived
+/// (HBONE, the same-node path, plaintext capture): the target must be a workload
+/// on this node, policy must allow it, then ferryd connects to it.
+enum InboundConnector {
+    struct Opened {
+        let channel: Channel
+        let record: ConnectionRecord
+    }
+
+    static func open(target: IPEndpoint, peer: InboundPeer, on eventLoop: EventLoop, context: ProxyContext,
+                     sharingCountsWith outbound: ConnectionRecord? = nil) -> EventLoopFuture<Opened> {
+        let state = context.store.state
+        var labels = TrafficLabels(reporter: .destination)
+        labels.securityPolicy = peer.securityPolicy
+        labels.sourcePrincipal = peer.identity?.uri ?? "unknown"
+        labels.sourceWorkload = peer.workloadName ?? "unknown"
+        labels.sourceNamespace = peer.workloadNamespace ?? peer.identity?.namespace ?? "unknown"
+
+        guard let workload = state.workload(at: target), workload.node == context.node else {
+            labels.responseFlags = .noRoute
+            context.connections.failed(labels)
+            return eventLoop.makeFailedFuture(InboundRefusal(
+                status: 400, flags: .noRoute, reason: "\(target) is not a workload on node \(context.node)"))
+        }
+        labels.describeDestination(workload, service: nil, state: state)
+
+        let verdict = context.authorizeInbound(InboundCheck(destination: workload, target: target, peer: peer, state: state))
+        guard verdict.allowed else {
+            labels.responseFlags = .deny
+            context.connections.failed(labels)
+            context.logger.info("connection denied", metadata: [
+                "ferry.policy": "\(verdict.policy ?? "-")", "ferry.destination": "\(workload.key)",
+                "ferry.source": "\(peer.identity?.uri ?? peer.address?.description ?? "unknown")",
+            ])
+            return eventLoop.makeFailedFuture(InboundRefusal(status: 403, flags: .deny, reason: verdict.reason))
+        }
+
+        let record = ConnectionRecord(
+            id: context.connections.makeID(), direction: .inbound, route: .inbound,
+            client: peer.address.map { IPEndpoint(ip: $0, port: 0) }, destination: target, upstream: target,
+            sourceWorkload: peer.workloadNamespace.flatMap { ns in peer.workloadName.map { "\(ns)/\($0)" } },
+            destinationWorkload: workload.key, sourceIdentity: peer.identity?.uri,
+            destinationIdentity: workload.identity(trustDomain: state.config.trustDomain).uri, labels: labels,
+            sharingCountsWith: outbound
+        )
+        return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
+            .flatMapErrorThrowing { error in
+                var failed = labels
+                failed.responseFlags = .upstreamConnectionFailure
+                context.connections.failed(failed)
+                throw InboundRefusal(status: 503, flags: .upstreamConnectionFailure, reason: "connect to \(target): \(error)")
+            }
+            .map { Opened(channel: $0, record: record) }
+    }
+}
+
+/// What an inbound authorization decision sees.
+public struct InboundCheck: Sendable {
+    public var destination: Workload
+    public var target: IPEndpoint
+    public var peer: InboundPeer
+    public var state: MeshState
+}
+
+/// An authorization outcome: allowed or not, and which policy said so.
+public struct PolicyVerdict: Sendable {
+    public var allowed: Bool
+    public var policy: String?
+    public var reason: String
+
+    public static let allowedByDefault = PolicyVerdict(allowed: true, policy: nil, reason: "no policy denies it")
+}
