@@ -10,7 +10,7 @@ SWIFT_FLAGS ?=
 BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)
 
 APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool iproute2 iperf3 \
-	curl python3 python3-h2 tcpdump tshark haproxy nghttp2-client prometheus ethtool procps
+	curl python3 python3-h2 python3-cryptography tcpdump tshark haproxy nghttp2-client prometheus ethtool procps
 
 .PHONY: all deps bpf build test unit-test integration-test demo bench load unload clean
 

@@ -91,8 +91,16 @@ static __always_inline void on_connect(struct bpf_sock_ops *ctx)
 		track(ctx, cookie, FERRY_CONN_CAPTURED, &origin);
 		return;
 	}
-	if (is_ferry_socket(ctx))
+	if (is_ferry_socket(ctx)) {
+		/* Recorded before the SYN leaves, so sk_lookup on the receiving side
+		 * (same node) sees it and does not steer ferryd's own connection. */
+		struct ferry_tuple tuple = {};
+		own_tuple(ctx, &tuple);
+		tuple.netns_cookie = 0;
+		__u8 one = 1;
+		bpf_map_update_elem(&ferry_own, &tuple, &one, BPF_ANY);
 		track(ctx, cookie, FERRY_CONN_UPSTREAM, 0);
+	}
 }
 
 static __always_inline void on_close(struct bpf_sock_ops *ctx)
@@ -101,9 +109,12 @@ static __always_inline void on_close(struct bpf_sock_ops *ctx)
 	struct ferry_conn_stats *stats = bpf_map_lookup_elem(&ferry_conns, &cookie);
 	if (!stats)
 		return;
+	struct ferry_tuple tuple = stats->tuple;
 	if (stats->kind == FERRY_CONN_CAPTURED) {
-		struct ferry_tuple tuple = stats->tuple;
 		bpf_map_delete_elem(&ferry_tuples, &tuple);
+	} else if (stats->kind == FERRY_CONN_UPSTREAM) {
+		tuple.netns_cookie = 0;
+		bpf_map_delete_elem(&ferry_own, &tuple);
 	}
 	bpf_map_delete_elem(&ferry_conns, &cookie);
 	ferry_count(FERRY_CTR_CONN_CLOSED);

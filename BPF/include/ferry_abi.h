@@ -94,6 +94,24 @@ struct ferry_conn_stats {
 	__u16 _pad;
 };
 
+/* ferry_inbound: the ports of enrolled workloads on this node whose plaintext
+ * connections are steered to ferryd's :15006 (sk_lookup). */
+struct ferry_inbound_key {
+	__u32 addr[4];
+	__u16 port;
+	__u16 _pad;
+};
+
+struct ferry_inbound_value {
+	__u32 workload;  /* ferry_workload.index */
+	__u32 flags;     /* FERRY_INBOUND_* */
+};
+#define FERRY_INBOUND_STRICT 0x1u /* drop plaintext while ferryd is down, never pass it */
+
+/* ferry_listeners: SOCKMAP slots of ferryd's inbound plaintext listeners. */
+#define FERRY_LISTENER_INBOUND_V4 0
+#define FERRY_LISTENER_INBOUND_V6 1
+
 /* ferry_counters: per-CPU array indexed by these. */
 enum ferry_counter {
 	FERRY_CTR_REDIRECTED = 0,  /* connects rewritten to ferryd */
@@ -104,6 +122,8 @@ enum ferry_counter {
 	FERRY_CTR_CONN_TRACKED,    /* sockets added to ferry_conns */
 	FERRY_CTR_CONN_CLOSED,     /* sockets removed from ferry_conns on close */
 	FERRY_CTR_MAP_FULL,        /* a map update failed */
+	FERRY_CTR_INBOUND_STEERED, /* plaintext connections steered to :15006 */
+	FERRY_CTR_INBOUND_DROPPED, /* STRICT plaintext dropped while ferryd is down */
 	FERRY_CTR_COUNT,
 };
 

@@ -68,6 +68,35 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ferry_conns SEC(".maps");
 
+/* Enrolled workloads' inbound ports (sk_lookup steering). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ferry_inbound_key);
+	__type(value, struct ferry_inbound_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_inbound SEC(".maps");
+
+/* ferryd's :15006 listeners; a closed socket leaves the map by itself, which is
+ * how the kernel notices ferryd is gone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_listeners SEC(".maps");
+
+/* 4-tuples of connections ferryd itself opened (src = ferryd's end): they came
+ * through an agent, so sk_lookup leaves them alone. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ferry_tuple);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_own SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FERRY_CTR_COUNT);

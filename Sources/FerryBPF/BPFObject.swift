@@ -71,6 +71,14 @@ public struct BPFProgram: @unchecked Sendable {
     public var fd: Int32 { bpf_program__fd(pointer) }
     public var sectionName: String { String(cString: bpf_program__section_name(pointer)) }
 
+    /// Attaches to a network namespace (sk_lookup programs).
+    public func attach(netnsFD: Int32) throws -> BPFLink {
+        guard let link = bpf_program__attach_netns(pointer, netnsFD) else {
+            throw BPFError.last("attach program '\(name)' to network namespace", detail: LibBPFLog.takeRecent())
+        }
+        return BPFLink(pointer: link, label: name)
+    }
+
     /// Attaches to a cgroup with a BPF link; the link keeps the program attached
     /// for as long as the link or its pin exists.
     public func attach(cgroupFD: Int32) throws -> BPFLink {

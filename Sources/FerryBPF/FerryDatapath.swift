@@ -65,10 +65,13 @@ public final class FerryDatapath: @unchecked Sendable {
         ("connect.bpf.o", ["ferry_connect4", "ferry_connect6"]),
         ("sockops.bpf.o", ["ferry_sockops"]),
         ("sockopt.bpf.o", ["ferry_getsockopt"]),
+        ("inbound.bpf.o", ["ferry_inbound_lookup"]),
     ]
+    /// Programs that attach to the network namespace rather than the cgroup root.
+    static let netnsPrograms: Set<String> = ["ferry_inbound_lookup"]
     public static let mapNames = [
         "ferry_enrolled", "ferry_capture", "ferry_noports", "ferry_pending",
-        "ferry_tuples", "ferry_conns", "ferry_counters",
+        "ferry_tuples", "ferry_conns", "ferry_counters", "ferry_inbound", "ferry_listeners", "ferry_own",
     ]
 
     public let layout: DatapathLayout
@@ -78,6 +81,9 @@ public final class FerryDatapath: @unchecked Sendable {
     public let tuples: BPFMap<ferry_tuple, ferry_origin>
     public let connections: BPFMap<UInt64, ferry_conn_stats>
     public let counters: BPFCounterArray
+    public let inbound: BPFMap<ferry_inbound_key, ferry_inbound_value>
+    /// The SOCKMAP of ferryd's :15006 listeners (values are socket descriptors).
+    public let listeners: BPFMap<UInt32, UInt64>
 
     private init(layout: DatapathLayout) throws {
         self.layout = layout
@@ -87,6 +93,17 @@ public final class FerryDatapath: @unchecked Sendable {
         tuples = try BPFMap(pinned: layout.mapPath("ferry_tuples"))
         connections = try BPFMap(pinned: layout.mapPath("ferry_conns"))
         counters = try BPFCounterArray(pinned: layout.mapPath("ferry_counters"))
+        inbound = try BPFMap(pinned: layout.mapPath("ferry_inbound"))
+        listeners = try BPFMap(pinned: layout.mapPath("ferry_listeners"))
+    }
+
+    /// Registers a listening socket in a ferry_listeners slot.
+    public func registerListener(fd: Int32, slot: UInt32) throws {
+        var key = slot
+        var value = UInt64(fd)
+        guard bpf_map_update_elem(listeners.fd, &key, &value, UInt64(BPF_ANY)) == 0 else {
+            throw BPFError.last("register listener in map 'ferry_listeners' slot \(slot)")
+        }
     }
 
     /// Opens the pinned maps of an installed datapath (ferryctl, or ferryd after
@@ -108,6 +125,10 @@ public final class FerryDatapath: @unchecked Sendable {
         try BPFFS.makeDirectory(layout.linksDirectory)
         let cgroupFD = try CgroupFS.open(layout.cgroupRoot)
         defer { close(cgroupFD) }
+        // sk_lookup attaches to this process's network namespace: the node's.
+        let netnsFD = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard netnsFD >= 0 else { throw BPFError.last("open /proc/self/ns/net") }
+        defer { close(netnsFD) }
         for (file, programNames) in objects {
             let object = try BPFObject(path: layout.objectDirectory + "/" + file, pinRoot: layout.pinDirectory)
             for name in programNames {
@@ -117,7 +138,7 @@ public final class FerryDatapath: @unchecked Sendable {
                     try existing.update(program: program)
                     logger.debug("replaced program in pinned link", metadata: ["ferry.program": "\(name)"])
                 } else {
-                    let link = try program.attach(cgroupFD: cgroupFD)
+                    let link = netnsPrograms.contains(name) ? try program.attach(netnsFD: netnsFD) : try program.attach(cgroupFD: cgroupFD)
                     try link.pin(at: pin)
                     logger.info("attached program", metadata: ["ferry.program": "\(name)", "ferry.cgroup": "\(layout.cgroupRoot)"])
                 }

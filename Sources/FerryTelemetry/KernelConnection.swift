@@ -73,7 +73,7 @@ public func monotonicNanoseconds() -> UInt64 {
 public enum KernelCounters {
     public static let names = [
         "redirected", "fail_open", "fail_closed", "origin_found", "origin_missing",
-        "conn_tracked", "conn_closed", "map_full",
+        "conn_tracked", "conn_closed", "map_full", "inbound_steered", "inbound_dropped",
     ]
 
     public static func read(_ counters: BPFCounterArray) -> [String: UInt64] {

@@ -134,7 +134,7 @@ struct CaptureTests {
         defer { setup.lab.tearDown() }
         setup.agent.kill9()
         let pins = BPFFSList.links(setup.agent.pinDirectory)
-        #expect(pins.count == 4, "programs stay pinned after kill -9: \(pins)")
+        #expect(pins.count == 5, "programs stay pinned after kill -9: \(pins)")
 
         let direct = try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000)
         #expect(direct.ok, "\(direct.output)")

@@ -18,11 +18,18 @@ public enum AdminAPI {
         public var connectionsClosed: UInt64
         public var kernelCounters: [String: UInt64]
         public var certificates: [Certificate]
+        /// HBONE connections opened to other nodes since start, and those open now
+        /// ("source → node": streams).
+        public var hboneConnectionsOpened: Int
+        public var hboneConnections: [String: Int]
+        /// Refused HBONE peers by reason (noCertificate, expired, untrustedIssuer, …).
+        public var hboneRefusals: [String: Int]
 
         public init(node: String, version: String, uptimeSeconds: Double, configGeneration: Int, configErrors: [String],
                     datapathProblems: [String], programsAttached: [String: Bool], enrolledWorkloads: [String],
                     liveConnections: Int, connectionsOpened: UInt64, connectionsClosed: UInt64,
-                    kernelCounters: [String: UInt64], certificates: [Certificate]) {
+                    kernelCounters: [String: UInt64], certificates: [Certificate], hboneConnectionsOpened: Int = 0,
+                    hboneConnections: [String: Int] = [:], hboneRefusals: [String: Int] = [:]) {
             self.node = node
             self.version = version
             self.uptimeSeconds = uptimeSeconds
@@ -36,6 +43,9 @@ public enum AdminAPI {
             self.connectionsClosed = connectionsClosed
             self.kernelCounters = kernelCounters
             self.certificates = certificates
+            self.hboneConnectionsOpened = hboneConnectionsOpened
+            self.hboneConnections = hboneConnections
+            self.hboneRefusals = hboneRefusals
         }
     }
 

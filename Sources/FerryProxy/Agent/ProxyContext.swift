@@ -15,6 +15,8 @@ public struct ProxyContext: Sendable {
     public let accessLog: AccessLog
     public let logger: Logger
     public var upstreamConnectTimeout: TimeAmount = .seconds(5)
+    /// PeerAuthentication: whether a workload's port takes plaintext.
+    public var peerAuthenticationMode: @Sendable (Workload, Int) -> MTLSMode = { _, _ in .permissive }
     /// Outbound HBONE connections; nil when the agent has no identity (no CA).
     public var hbonePool: HBONEPool?
     /// Decides whether an inbound connection may reach its destination workload.

@@ -117,3 +117,23 @@ struct LoggingCommand: AsyncParsableCommand {
         print("log level: \(result.level)")
     }
 }
+
+struct CertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "certs", abstract: "Workload certificates held by the agent: identity, serial, validity, state.")
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var agent: AgentOptions
+
+    func run() async throws {
+        let certificates: [AdminAPI.Certificate]
+        do { certificates = try await AdminClient(agent).get("/certificates") } catch { fail("\(error)") }
+        if output.json { return output.printJSON(certificates) }
+        let formatter = ISO8601DateFormatter()
+        var table = Table("IDENTITY", "SERIAL", "NOT BEFORE", "NOT AFTER", "STATE", "ROTATIONS")
+        for c in certificates {
+            table.add(c.identity, String(c.serial.prefix(16)), formatter.string(from: c.notBefore),
+                      formatter.string(from: c.notAfter), c.state, "\(c.rotations)")
+        }
+        table.print()
+    }
+}

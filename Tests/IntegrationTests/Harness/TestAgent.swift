@@ -10,11 +10,11 @@ final class TestAgent: @unchecked Sendable {
     private(set) var process: BackgroundProcess?
     private var starts = 0
 
-    init(host: TestHost) throws {
+    init(host: TestHost, configDirectory: String? = nil) throws {
         self.host = host
-        configDirectory = host.lab.logDirectory + "/config-\(host.name)"
+        self.configDirectory = configDirectory ?? host.lab.logDirectory + "/config-\(host.name)"
         pinDirectory = host.lab.pinDirectory(host.name)
-        try FileManager.default.createDirectory(atPath: configDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: self.configDirectory, withIntermediateDirectories: true)
     }
 
     var arguments: [String] {

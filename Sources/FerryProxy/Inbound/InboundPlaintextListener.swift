@@ -1,0 +1,90 @@
+import CLibBPF
+import FerryBPF
+import FerryMesh
+import FerryTelemetry
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The inbound plaintext listener (:15006). The sk_lookup program steers here the
+/// connections to enrolled workloads' ports that did not come through an agent;
+/// the accepted socket's local address is where the client was going.
+/// PeerAuthentication decides: STRICT refuses them, PERMISSIVE lets them through
+/// policy with no principal and `connection_security_policy="none"`.
+public final class InboundPlaintextListener: Service, Sendable {
+    private let context: ProxyContext
+    private let group: EventLoopGroup
+    private let datapath: FerryDatapath
+    private let port: Int
+
+    public init(context: ProxyContext, group: EventLoopGroup, datapath: FerryDatapath, port: Int = 15006) {
+        self.context = context
+        self.group = group
+        self.datapath = datapath
+        self.port = port
+    }
+
+    public func run() async throws {
+        var channels: [Channel] = []
+        for (host, slot) in [("127.0.0.1", UInt32(FERRY_LISTENER_INBOUND_V4)), ("::1", UInt32(FERRY_LISTENER_INBOUND_V6))] {
+            do {
+                let fd = try RawListener.make(host: host, port: port)
+                let channel = try await ServerBootstrap(group: group)
+                    .childChannelOption(ChannelOptions.autoRead, value: false)
+                    .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                    .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelOption(ChannelOptions.recvAllocator, value: Listener.receiveAllocator)
+                    .childChannelInitializer { [context] channel in
+                        Self.accept(channel, context: context)
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    }
+                    .withBoundSocket(fd).get()
+                // Only now does the kernel start steering to it.
+                try datapath.registerListener(fd: fd, slot: slot)
+                channels.append(channel)
+                context.logger.info("inbound plaintext listener up", metadata: ["ferry.address": "\(host):\(port)"])
+            } catch where host.contains(":") {
+                context.logger.warning("no IPv6 inbound plaintext listener: \(error)")
+            }
+        }
+        try? await gracefulShutdown()
+        for channel in channels { try? await channel.close() }
+    }
+
+    static func accept(_ channel: Channel, context: ProxyContext) {
+        guard let target = IPEndpoint(channel.localAddress), let client = IPEndpoint(channel.remoteAddress) else {
+            channel.close(promise: nil)
+            return
+        }
+        let state = context.store.state
+        if let workload = state.workload(at: target), context.peerAuthenticationMode(workload, target.port) == .strict {
+            var labels = TrafficLabels(reporter: .destination)
+            labels.describeDestination(workload, service: nil, state: state)
+            labels.securityPolicy = .none
+            labels.responseFlags = .deny
+            context.connections.failed(labels)
+            context.logger.info("plaintext connection refused: STRICT mTLS", metadata: [
+                "ferry.destination": "\(workload.key)", "ferry.port": "\(target.port)", "ferry.peer": "\(client)",
+            ])
+            OutboundConnection.refuse(channel)
+            return
+        }
+        let peer = InboundPeer(identity: nil, address: client.ip, securityPolicy: .none)
+        InboundConnector.open(target: target, peer: peer, on: channel.eventLoop, context: context).whenComplete { result in
+            switch result {
+            case .success(let opened):
+                Splice.join(downstream: channel, upstream: opened.channel, record: opened.record, context: context)
+            case .failure:
+                OutboundConnection.refuse(channel)
+            }
+        }
+    }
+}
+
+/// PeerAuthentication's modes, as the data path needs them.
+public enum MTLSMode: String, Sendable {
+    case strict = "STRICT"
+    case permissive = "PERMISSIVE"
+    case disable = "DISABLE"
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Two (or more) nodes with a CA and agents, as the demo builds them: `ferryctl ca
+/// init`, a node credential per node, `ferryd ca` on the first node, one agent per
+/// node sharing one configuration directory, Node resources with each agent's
+/// address.
+final class TestMesh: @unchecked Sendable {
+    let lab: TestLab
+    let nodes: [TestHost]
+    let agents: [TestAgent]
+    let caDirectory: String
+    let configDirectory: String
+    private(set) var ca: BackgroundProcess?
+
+    /// `extraConfig` is appended to the mesh YAML (MeshConfig settings, say).
+    init(_ name: String, nodes count: Int = 2, meshConfig: String = "") throws {
+        lab = try TestLab(name)
+        do {
+            var hosts: [TestHost] = []
+            for _ in 0..<count { hosts.append(try lab.addHost("node")) }
+            nodes = hosts
+            let config = lab.logDirectory + "/mesh"
+            caDirectory = lab.logDirectory + "/ca"
+            configDirectory = config
+            try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+            agents = try hosts.map { try TestAgent(host: $0, configDirectory: config) }
+            try lab.check(Shell.run([Paths.ferryctl, "ca", "init", "--ca-dir", caDirectory]))
+            for host in hosts {
+                try lab.check(Shell.run([Paths.ferryctl, "ca", "issue-node", host.name, "--ca-dir", caDirectory,
+                                         "--out", credentials(host)]))
+            }
+            var yaml = """
+            apiVersion: ferry.dev/v1alpha1
+            kind: MeshConfig
+            metadata: {name: mesh}
+            spec:
+              captureCIDRs: [198.18.0.0/15]
+            \(meshConfig)
+
+            """
+            for host in hosts {
+                yaml += """
+                ---
+                apiVersion: v1
+                kind: Node
+                metadata: {name: \(host.name)}
+                status: {addresses: [{type: InternalIP, address: \(host.ipv4)}]}
+
+                """
+            }
+            try yaml.write(toFile: configDirectory + "/mesh.yaml", atomically: true, encoding: .utf8)
+        } catch {
+            lab.tearDown()
+            throw error
+        }
+    }
+
+    func credentials(_ host: TestHost) -> String { lab.logDirectory + "/creds-\(host.name)" }
+    var caAddress: String { "\(nodes[0].ipv4):15012" }
+
+    /// Starts the CA (on the first node) and every agent.
+    func start() throws {
+        ca = try nodes[0].spawn("ca", in: "ca", [Paths.ferryd, "ca", "--ca-dir", caDirectory,
+                                                 "--config-dir", configDirectory, "--listen", caAddress])
+        for agent in agents { try startAgent(agent) }
+    }
+
+    func startAgent(_ agent: TestAgent) throws {
+        try agent.start(extraArguments: ["--ca-address", caAddress, "--credentials", credentials(agent.host)])
+    }
+
+    /// Adds a workload resource for a cgroup on a node.
+    func addWorkload(_ name: String, on host: TestHost, namespace: String = "demo", labels: [String: String] = [:],
+                     ports: [String: Int] = [:]) throws {
+        _ = try host.cgroup(name)
+        let agent = agents.first { $0.host.name == host.name }!
+        var labelsWithApp = labels
+        labelsWithApp["app"] = labelsWithApp["app"] ?? name
+        try agent.writeConfig("wl-\(name).yaml", agent.workloadYAML(name: name, cgroupChild: name, namespace: namespace,
+                                                                     labels: labelsWithApp, ports: ports))
+    }
+
+    func addService(_ name: String, namespace: String = "demo", vip: String, port: Int, targetPort: Int,
+                    selector: [String: String]? = nil, portName: String = "tcp") throws {
+        let selectorText = (selector ?? ["app": name]).map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        try """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: \(name), namespace: \(namespace)}
+        spec:
+          clusterIP: \(vip)
+          selector: {\(selectorText)}
+          ports: [{name: \(portName), port: \(port), targetPort: \(targetPort)}]
+
+        """.write(toFile: configDirectory + "/svc-\(name).yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// Waits until every agent holds a valid certificate for each listed identity
+    /// of its node.
+    func waitForCertificates(timeout: Double = 20) -> Bool {
+        poll(timeout: timeout, interval: 0.2) {
+            agents.allSatisfy { agent in
+                let result = try? agent.ctl(["certs", "-o", "json"])
+                return result?.ok == true && (result?.stdout.contains("\"valid\"") ?? false)
+            }
+        }
+    }
+
+    func tearDown() { lab.tearDown() }
+}
