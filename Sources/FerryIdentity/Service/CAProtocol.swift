@@ -25,4 +25,24 @@ public enum CAProtocol {
     public struct ErrorResponse: Codable, Sendable, Hashable {
         public var error: String
     }
+
+    /// "HOST:PORT" or "[IPv6]:PORT", split; nil when it is neither.
+    public static func split(address: String) -> (host: String, port: Int)? {
+        let host: Substring
+        let portText: Substring
+        if address.hasPrefix("[") {
+            guard let close = address.firstIndex(of: "]") else { return nil }
+            host = address[address.index(after: address.startIndex)..<close]
+            let rest = address[address.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = address.lastIndex(of: ":") else { return nil }
+            host = address[..<colon]
+            portText = address[address.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
 }

@@ -18,7 +18,7 @@ public struct RemoteCertificateSource: CertificateSource {
     /// `address` is "HOST:PORT" ("[::1]:15012" for IPv6 literals).
     public init(address: String, credential: NodeCredential, timeout: Duration = .seconds(10),
                 group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
-        guard let (host, port) = Self.split(address) else { throw CertificateSourceError.invalidAddress(address) }
+        guard let (host, port) = CAProtocol.split(address: address) else { throw CertificateSourceError.invalidAddress(address) }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateChain = try credential.nioSSLCertificateChain().map { .certificate($0) }
         configuration.privateKey = .privateKey(try credential.privateKey.nioSSLPrivateKey)
@@ -65,24 +65,5 @@ public struct RemoteCertificateSource: CertificateSource {
             let detail = (try? JSONDecoder().decode(CAProtocol.ErrorResponse.self, from: Data(text.utf8)))?.error ?? text
             throw CertificateSourceError.badResponse(address: address, status: Int(response.status.code), detail: detail)
         }
-    }
-
-    static func split(_ address: String) -> (host: String, port: Int)? {
-        let host: Substring
-        let portText: Substring
-        if address.hasPrefix("[") {
-            guard let close = address.firstIndex(of: "]") else { return nil }
-            host = address[address.index(after: address.startIndex)..<close]
-            let rest = address[address.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            portText = rest.dropFirst()
-        } else {
-            guard let colon = address.lastIndex(of: ":") else { return nil }
-            host = address[..<colon]
-            portText = address[address.index(after: colon)...]
-            if host.contains(":") { return nil }
-        }
-        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else { return nil }
-        return (String(host), port)
     }
 }
