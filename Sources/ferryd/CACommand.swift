@@ -49,10 +49,11 @@ struct CACommand: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server: CAServer
+        let boundPort: Int
         do {
             server = try CAServer(authority: authority, state: { store.state }, host: host, port: port,
                                   group: group, logger: logger)
-            try await server.start()
+            boundPort = try await server.start()
         } catch {
             fail("cannot start the CA on \(listen): \(error)")
         }
@@ -62,7 +63,7 @@ struct CACommand: AsyncParsableCommand {
             logger: logger
         ))
         logger.info("ferryd ca up", metadata: [
-            "ferry.listen": "\(listen)", "ferry.trust_domain": "\(authority.trustDomain)",
+            "ferry.listen": "\(host):\(boundPort)", "ferry.trust_domain": "\(authority.trustDomain)",
             "ferry.root_serial": "\(authority.root.serialHex)",
         ])
         try await services.run()

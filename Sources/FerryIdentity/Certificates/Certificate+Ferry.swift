@@ -14,8 +14,9 @@ extension Certificate {
         }
     }
 
+    /// PEM text ending in a newline, so several can be concatenated into a bundle.
     public var pemString: String {
-        get throws { try serializeAsPEM().pemString }
+        get throws { try serializeAsPEM().pemString + "\n" }
     }
 
     /// The URI SANs, in order (SPIFFE allows exactly one).
@@ -42,11 +43,6 @@ extension Certificate {
 
     public var nioSSLCertificate: NIOSSLCertificate {
         get throws { try NIOSSLCertificate(bytes: derBytes, format: .der) }
-    }
-
-    /// Parses every certificate in a PEM text, in order.
-    public static func parseChain(pem: String) throws -> [Certificate] {
-        try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
     }
 
     /// A random 16-byte serial: positive (top bit clear) and always full width

@@ -23,7 +23,8 @@ enum CredentialFiles {
         let temporary = path + ".tmp-\(UInt32.random(in: .min ... .max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw CredentialFileError(path: path, problem: .unreadable(errnoText())) }
-        let bytes = Array(contents.utf8)
+        // Text files end in a newline (PEM from swift-asn1 does not).
+        let bytes = Array((contents.hasSuffix("\n") ? contents : contents + "\n").utf8)
         let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd) == 0
         close(fd)
