@@ -124,6 +124,19 @@ let package = Package(
         .testTarget(name: "FerryBPFTests", dependencies: ["FerryBPF"]),
         .testTarget(name: "FerryPolicyTests", dependencies: ["FerryPolicy", "FerryMesh"]),
         .testTarget(
+            name: "FerryIdentityTests",
+            dependencies: [
+                "FerryIdentity", "FerryMesh", "FerryHTTP",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["FerryBPF", "FerryMesh", "FerryProxy", "FerryTelemetry"]
         ),
