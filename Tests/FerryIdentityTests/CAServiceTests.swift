@@ -1,3 +1,4 @@
+import Crypto
 import FerryHTTP
 import FerryMesh
 import Foundation
@@ -128,6 +129,51 @@ import X509
         }
         #expect(error == .unreachable(address: "127.0.0.1:\(port)", reason: "connection refused"))
         #expect(error?.description == "cannot connect to the CA at 127.0.0.1:\(port): connection refused")
+    }
+
+    @Test func silentServerTimesOut() async throws {
+        // Accepts TCP, never speaks TLS.
+        try await withEventLoopGroup { group in
+            let silent = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+            let port = silent.localAddress!.port!
+            let source = try RemoteCertificateSource(address: "127.0.0.1:\(port)",
+                                                     credential: authority.issueNodeCredential(node: "node-a"),
+                                                     timeout: .milliseconds(300), logger: quietLogger)
+            let started = ContinuousClock.now
+            let error = await #expect(throws: CertificateSourceError.self) {
+                try await source.sign(csrPEM: WorkloadCSR(identity: web).pem, identity: web)
+            }
+            #expect(error == .timedOut(address: "127.0.0.1:\(port)", after: .milliseconds(300)))
+            #expect(ContinuousClock.now - started < .seconds(3))
+            try await silent.close()
+        }
+    }
+
+    @Test func nonsenseFromTheCAIsABadResponse() async throws {
+        // A server with a genuine CA serving certificate that answers nonsense.
+        let key = P256.Signing.PrivateKey()
+        let serving = try authority.issue(publicKey: Certificate.PublicKey(key.publicKey),
+                                          name: .certificateAuthority(trustDomain: TestPKI.trustDomain), validity: .seconds(60))
+        let configuration = TLSConfiguration.makeServerConfigurationWithMTLS(
+            certificateChain: [.certificate(try serving.nioSSLCertificate)],
+            privateKey: .privateKey(try key.nioSSLPrivateKey),
+            trustRoots: .certificates([try authority.root.nioSSLCertificate])
+        )
+        try await withEventLoopGroup { group in
+            let server = HTTPServer(host: "127.0.0.1", port: 0, group: group, tls: try NIOSSLContext(configuration: configuration),
+                                    logger: quietLogger) { request in
+                request.uri == CAProtocol.path ? .text("certificates? what certificates") : .error(.serviceUnavailable, "down for maintenance")
+            }
+            let port = try await server.start()
+            let source = try RemoteCertificateSource(address: "127.0.0.1:\(port)",
+                                                     credential: authority.issueNodeCredential(node: "node-a"),
+                                                     logger: quietLogger)
+            let error = await #expect(throws: CertificateSourceError.self) {
+                try await source.sign(csrPEM: WorkloadCSR(identity: web).pem, identity: web)
+            }
+            #expect(error == .badResponse(address: "127.0.0.1:\(port)", status: 200,
+                                          detail: "body is not {\"certificateChain\": [PEM]}"))
+        }
     }
 
     @Test func embeddedSourceAppliesTheSamePolicy() async throws {
