@@ -10,7 +10,7 @@ struct Ferryd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferryd",
         abstract: "Ferry's node agent: eBPF capture plus the L4/L7 mTLS tunnel.",
-        subcommands: [AgentCommand.self],
+        subcommands: [AgentCommand.self, CACommand.self],
         defaultSubcommand: AgentCommand.self
     )
 }

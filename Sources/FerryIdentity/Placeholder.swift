@@ -1,1 +1,0 @@
-// The identity module: CA, SPIFFE certificates and rotation (see issue 3).
