@@ -38,6 +38,7 @@ build: bpf
 
 test: deps build
 	FERRY_BIN_DIR=$(BIN) FERRY_BPF_DIR=$(CURDIR)/BPF/build swift test $(SWIFT_FLAGS) --skip-build --no-parallel
+	FERRY_BIN_DIR=$(BIN) scripts/demo.sh --check
 
 
 demo: deps build

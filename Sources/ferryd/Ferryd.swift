@@ -31,6 +31,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Admin API port on 127.0.0.1.")
     var adminPort: Int = 15000
 
+    @Option(help: "The CA (`ferryd ca`) as HOST:PORT; needs --credentials.")
+    var caAddress: String?
+
+    @Option(help: "Directory with this node's credential (from `ferryctl ca issue-node`).")
+    var credentials: String?
+
+    @Option(name: .customLong("embedded-ca"), help: "Run the CA in process from this directory (created if empty): a one-host mesh.")
+    var embeddedCA: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
@@ -48,6 +57,18 @@ struct AgentCommand: AsyncParsableCommand {
             node: node, configDirectory: configDirectory, datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
         )
         configuration.adminPort = adminPort
+        switch (caAddress, credentials, embeddedCA) {
+        case (nil, nil, nil):
+            configuration.identity = .none
+        case (let address?, let directory?, nil):
+            configuration.identity = .remote(address: address, credentials: directory)
+        case (nil, nil, let directory?):
+            configuration.identity = .embedded(caDirectory: directory)
+        case (_?, nil, nil), (nil, _?, nil):
+            fail("--ca-address and --credentials go together")
+        default:
+            fail("use either --ca-address with --credentials, or --embedded-ca, not both")
+        }
         do {
             try await Agent.run(configuration, logger: logger)
         } catch let error as BPFError {

@@ -35,11 +35,11 @@ lab_add_host() {
     lab_in "$LAB_ID-$name" sh -c "ip link set lo up && ip addr add 198.18.0.$n/24 dev eth0 && \
         ip addr add 2001:db8::$n/64 dev eth0 nodad && ip link set eth0 up"
     mkdir -p "$LAB_CGROUP_ROOT/$name"
-    eval "HOST_IP_$name=198.18.0.$n"
+    echo "198.18.0.$n" > "$LAB_DIR/ip-$name"
 }
 
 lab_ns() { echo "$LAB_ID-$1"; }
-lab_ip() { eval echo "\$HOST_IP_$1"; }
+lab_ip() { cat "$LAB_DIR/ip-$1"; }
 lab_cgroup() { mkdir -p "$LAB_CGROUP_ROOT/$1/$2"; echo "$LAB_CGROUP_ROOT/$1/$2"; }
 lab_cgroup_rel() { echo "${LAB_CGROUP_ROOT#$LAB_CGROUP_MOUNT}/$1/$2"; }
 lab_pins() { echo "/sys/fs/bpf/ferry-lab-$LAB_ID-$1"; }

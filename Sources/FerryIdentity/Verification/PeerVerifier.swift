@@ -158,6 +158,15 @@ public final class PeerVerifier: Sendable {
         return .success(name)
     }
 
+    /// A peer that sent no certificate at all is refused by BoringSSL before any
+    /// callback runs; the TLS layer reports it here so it is counted and logged
+    /// like every other refusal.
+    public func recordMissingCertificate(peer: String) {
+        refusals.withLock { $0[PeerRefusal.noCertificate.reason, default: 0] += 1 }
+        logger.warning("peer certificate refused: \(PeerRefusal.noCertificate)",
+                       metadata: ["ferry.peer.refusal": "\(PeerRefusal.noCertificate.reason)", "ferry.peer": "\(peer)"])
+    }
+
     private func record(_ refusal: PeerRefusal, chain: [Certificate]) -> PeerRefusal {
         refusals.withLock { $0[refusal.reason, default: 0] += 1 }
         var metadata: Logger.Metadata = ["ferry.peer.refusal": "\(refusal.reason)"]

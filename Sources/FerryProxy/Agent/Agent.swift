@@ -32,16 +32,32 @@ public enum Agent {
         let registry = PrometheusCollectorRegistry()
         let connections = ConnectionTable(metrics: TCPMetrics(registry: registry))
         let accessLog = AccessLog(enabled: store.state.config.accessLog)
-        let context = ProxyContext(
+        var context = ProxyContext(
             node: configuration.node, store: store, enrollment: enrollment, connections: connections,
             accessLog: accessLog, logger: logger
         )
 
         let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var meshServices: [any Service] = []
+        let identity = try AgentIdentity.make(configuration.identity, node: configuration.node, store: store,
+                                              group: controlGroup, logger: logger)
+        if let identity {
+            let pool = HBONEPool(group: dataGroup, security: identity.security, logger: logger)
+            context.hbonePool = pool
+            meshServices = [
+                identity.certificates,
+                HBONEServer(context: context, group: dataGroup, security: identity.security, port: configuration.hbonePort),
+                PeriodicTask(interval: .seconds(10)) { pool.closeIdle(after: .seconds(30)) },
+            ]
+        } else {
+            logger.notice("no CA configured (--ca-address or --embedded-ca): capture and passthrough only")
+        }
         let parts = AgentParts(
             node: configuration.node, startedAt: Date(), store: store, watcher: watcher, reconciler: reconciler,
-            datapath: datapath, connections: connections, registry: registry, certificates: { [] }, logger: logger
+            datapath: datapath, connections: connections, registry: registry,
+            certificates: { identity?.statuses() ?? [] },
+            hbone: { [pool = context.hbonePool] in (pool, identity?.security) }, logger: logger
         )
         let admin = HTTPServer(host: configuration.adminHost, port: configuration.adminPort, group: controlGroup,
                                logger: logger) { request in await AdminRoutes(agent: parts).handle(request) }
@@ -55,15 +71,16 @@ public enum Agent {
             request.path == "/healthz/ready" ? .text("ready\n") : .error(.notFound, "only /healthz/ready here")
         }
         let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)
+        let inbound = InboundPlaintextListener(context: context, group: dataGroup, datapath: datapath)
         let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
 
         let group = ServiceGroup(
             configuration: .init(
                 services: [
-                    .init(service: watcher), .init(service: reconciler), .init(service: outbound),
+                    .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
                     .init(service: flusher),
-                ],
+                ] + meshServices.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -14,6 +14,19 @@ public struct AgentConfiguration: Sendable {
     public var metricsPort = 15020
     public var readinessPort = 15021
     public var outboundPort = 15001
+    /// Where workload certificates come from.
+    public var identity: Identity = .none
+    public var hbonePort = 15008
+
+    public enum Identity: Sendable {
+        /// No CA: capture and passthrough only; mesh destinations on other nodes fail.
+        case none
+        /// `ferryd ca` at HOST:PORT, authenticated with the node credential in a directory.
+        case remote(address: String, credentials: String)
+        /// A CA in process, from (or created in) a directory: one command, one host.
+        case embedded(caDirectory: String)
+    }
+
     /// How often live connections' byte counts reach the metrics.
     public var metricsFlushInterval: Duration = .seconds(1)
 

@@ -19,11 +19,13 @@ public struct AgentParts: Sendable {
     let connections: ConnectionTable
     let registry: PrometheusCollectorRegistry
     let certificates: @Sendable () -> [AdminAPI.Certificate]
+    let hbone: @Sendable () -> (pool: HBONEPool?, security: MeshTLSSecurity?)
     let logger: Logger
 
     func status() -> AdminAPI.Status {
         let state = store.state
         let counters = KernelCounters.read(datapath.counters)
+        let (pool, security) = hbone()
         return AdminAPI.Status(
             node: node, version: Self.version, uptimeSeconds: -startedAt.timeIntervalSinceNow,
             configGeneration: state.generation,
@@ -35,7 +37,10 @@ public struct AgentParts: Sendable {
             connectionsOpened: connections.openedTotal.load(ordering: .relaxed),
             connectionsClosed: connections.closedTotal.load(ordering: .relaxed),
             kernelCounters: counters,
-            certificates: certificates()
+            certificates: certificates(),
+            hboneConnectionsOpened: pool?.connectionsOpened.load(ordering: .relaxed) ?? 0,
+            hboneConnections: pool?.connections() ?? [:],
+            hboneRefusals: security?.refusalCounts() ?? [:]
         )
     }
 

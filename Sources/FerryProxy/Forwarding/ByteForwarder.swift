@@ -27,6 +27,9 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
     private var partnerEnd: ForwardingPipe.End?
     private var context: ChannelHandlerContext?
     private var readPending = false
+    /// Partner operations issued before the partner joined (bytes the kernel had
+    /// already queued when the channel registered); replayed in order when it does.
+    private var early: [@Sendable (ByteForwarder) -> Void] = []
     private let counts: ByteCounts
 
     private init(side: ForwardingPipe.Side, pipe: ForwardingPipe, counts: ByteCounts) {
@@ -45,9 +48,24 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        pipe.register(side, ForwardingPipe.End(
+        let partner = pipe.register(side, ForwardingPipe.End(
             channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop)
         ))
+        // If the partner was first, it may hold operations meant for us.
+        if let partner {
+            partner.channel.eventLoop.execute { partner.handler.value.partnerJoined() }
+        }
+    }
+
+    /// Runs what was issued for the partner before it existed.
+    private func partnerJoined() {
+        let queued = early
+        early.removeAll()
+        for operation in queued { toPartner(operation) }
+        if readPending, partnerEnd?.channel.isWritable ?? pipe.partner(of: side)?.channel.isWritable ?? false {
+            readPending = false
+            context?.read()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -60,7 +78,10 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
     /// Runs an operation on the partner, on the partner's event loop.
     private func toPartner(_ operation: @escaping @Sendable (ByteForwarder) -> Void) {
         if partnerEnd == nil { partnerEnd = pipe.partner(of: side) }
-        guard let end = partnerEnd else { return }
+        guard let end = partnerEnd else {
+            early.append(operation)
+            return
+        }
         if end.channel.eventLoop.inEventLoop {
             operation(end.handler.value)
         } else {
@@ -166,8 +187,13 @@ final class ForwardingPipe: Sendable {
 
     private let ends = Mutex<(a: End?, b: End?)>((nil, nil))
 
-    func register(_ side: Side, _ end: End?) {
-        ends.withLock { side == .a ? ($0.a = end) : ($0.b = end) }
+    /// Records (or clears) one side; returns the other side if it is there.
+    @discardableResult
+    func register(_ side: Side, _ end: End?) -> End? {
+        ends.withLock { ends in
+            if side == .a { ends.a = end } else { ends.b = end }
+            return side == .a ? ends.b : ends.a
+        }
     }
 
     func partner(of side: Side) -> End? {

@@ -16,6 +16,7 @@ enum Splice {
             upstream.close(promise: nil)
             return
         }
+        InboundHold.release(downstream)
         track(record, downstream: downstream, upstream: upstream, context: context)
         startReading(downstream)
         startReading(upstream)

@@ -9,12 +9,13 @@ struct FrameHandoff {
 
     mutating func hold(_ payload: HTTP2Frame.FramePayload) { held.append(payload) }
 
-    /// Replays held frames behind `context`, then removes `handler`.
+    /// Replays held frames behind `context`, then removes `handler`. The replay
+    /// comes first: a removed handler's context forwards nothing.
     mutating func release(context: ChannelHandlerContext, removing handler: RemovableChannelHandler) {
         let frames = held
         held.removeAll()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         for frame in frames { context.fireChannelRead(NIOAny(frame)) }
         if !frames.isEmpty { context.fireChannelReadComplete() }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

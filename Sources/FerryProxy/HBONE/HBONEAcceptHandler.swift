@@ -15,15 +15,17 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let context: ProxyContext
     /// The verified identity of the TLS peer (nil on a plaintext test server).
     private let peerIdentity: SpiffeID?
+    private let requireIdentity: Bool
     private let peerAddress: IPAddress?
     private var state: State = .awaitingRequest
     private var handoff = FrameHandoff()
 
     enum State { case awaitingRequest, connecting, done }
 
-    init(context: ProxyContext, peerIdentity: SpiffeID?, peerAddress: IPAddress?) {
+    init(context: ProxyContext, peerIdentity: SpiffeID?, requireIdentity: Bool, peerAddress: IPAddress?) {
         self.context = context
         self.peerIdentity = peerIdentity
+        self.requireIdentity = requireIdentity
         self.peerAddress = peerAddress
     }
 
@@ -42,6 +44,8 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .failure(let problem):
             context.logger.info("HBONE request refused", metadata: ["ferry.reason": "\(problem)"])
             respond(channelContext, status: 400, reason: problem.description)
+        case .success where requireIdentity && peerIdentity == nil:
+            respond(channelContext, status: 403, reason: "the peer's certificate is not a workload identity")
         case .success(let request):
             state = .connecting
             accept(request, channelContext)

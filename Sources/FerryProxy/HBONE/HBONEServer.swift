@@ -36,12 +36,15 @@ public final class HBONEServer: Service, Sendable {
                         let parent = stream.parent ?? channel
                         let handler = HBONEAcceptHandler(
                             context: context, peerIdentity: security.peerIdentity(of: parent),
+                            requireIdentity: security.authenticatesPeers,
                             peerAddress: parent.remoteAddress?.ipAddress.flatMap(IPAddress.init)
                         )
                         try stream.pipeline.syncOperations.addHandlers([handler, HTTP2DataBridge()])
                     })
                 }
-                try channel.pipeline.syncOperations.addHandler(ConnectionErrorLogger(logger: context.logger))
+                try channel.pipeline.syncOperations.addHandler(ConnectionErrorLogger(logger: context.logger) { error, peer in
+                    security.connectionFailed(error, peer: peer)
+                })
                 // The connection itself reads freely; streams pace themselves.
                 try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
             })
@@ -60,13 +63,17 @@ public final class HBONEServer: Service, Sendable {
 final class ConnectionErrorLogger: ChannelInboundHandler {
     typealias InboundIn = Any
     let logger: Logger
+    let onError: (Error, String) -> Void
 
-    init(logger: Logger) { self.logger = logger }
+    init(logger: Logger, onError: @escaping (Error, String) -> Void = { _, _ in }) {
+        self.logger = logger
+        self.onError = onError
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.info("HBONE connection closed on error", metadata: [
-            "ferry.peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "ferry.error": "\(error)",
-        ])
+        let peer = context.channel.remoteAddress.map { "\($0)" } ?? "?"
+        onError(error, peer)
+        logger.info("HBONE connection closed on error", metadata: ["ferry.peer": "\(peer)", "ferry.error": "\(error)"])
         context.close(promise: nil)
     }
 }

@@ -19,6 +19,9 @@ enum HBONESettings {
             HTTP2Setting(parameter: .maxFrameSize, value: 1 << 16),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 64 << 10),
         ]
+        // Every stream may end with an empty DATA frame carrying END_STREAM; with
+        // hundreds of streams these arrive back to back.
+        configuration.maximumSequentialEmptyDataFrames = 64
         return configuration
     }
 

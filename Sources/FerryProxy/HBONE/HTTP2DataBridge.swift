@@ -41,6 +41,13 @@ final class HTTP2DataBridge: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let buffer = unwrapOutboundIn(data)
+        // Empty writes are flush markers from the forwarder; as frames they would
+        // trip the peer's empty-DATA flood protection. Stream writes are ordered,
+        // so nothing is lost by answering them at once.
+        guard buffer.readableBytes > 0 else {
+            promise?.succeed()
+            return
+        }
         context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: promise)
     }
 

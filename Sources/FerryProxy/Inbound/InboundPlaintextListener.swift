@@ -36,8 +36,10 @@ public final class InboundPlaintextListener: Service, Sendable {
                     .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     .childChannelOption(ChannelOptions.recvAllocator, value: Listener.receiveAllocator)
                     .childChannelInitializer { [context] channel in
-                        Self.accept(channel, context: context)
-                        return channel.eventLoop.makeSucceededVoidFuture()
+                        channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                            try channel.pipeline.syncOperations.addHandler(InboundHold())
+                            Self.accept(channel, context: context)
+                        })
                     }
                     .withBoundSocket(fd).get()
                 // Only now does the kernel start steering to it.

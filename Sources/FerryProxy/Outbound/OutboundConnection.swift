@@ -126,6 +126,8 @@ enum OutboundConnection {
             channel.close(promise: nil)
             return
         }
+        // Bytes already read go to the forwarder, which keeps them until the stream joins.
+        InboundHold.release(channel)
         let request = HBONERequest(
             authority: target, forwardedFor: IPEndpoint(channel.remoteAddress)?.ip ?? source.addresses.first,
             trace: .fresh(), baggage: HBONERequest.baggage(for: source)

@@ -27,8 +27,10 @@ public final class OutboundListener: Service, Sendable {
         for host in hosts {
             do {
                 channels.append(try await Listener.bind(host: host, port: port, group: group) { [context] channel in
-                    OutboundConnection.start(channel, context: context)
-                    return channel.eventLoop.makeSucceededVoidFuture()
+                    channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                        try channel.pipeline.syncOperations.addHandler(InboundHold())
+                        OutboundConnection.start(channel, context: context)
+                    })
                 })
                 context.logger.info("outbound listener up", metadata: ["ferry.address": "\(host):\(port)"])
             } catch where host.contains(":") {

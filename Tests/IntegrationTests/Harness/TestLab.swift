@@ -1,5 +1,6 @@
 import FerryBPF
 import Foundation
+import Synchronization
 
 /// A throwaway network of hosts for one test: network namespaces on a bridge
 /// (198.18.0.0/24 and 2001:db8::/64, no default route anywhere), a cgroup subtree
@@ -16,12 +17,11 @@ final class TestLab: @unchecked Sendable {
     private var hostCount = 0
 
     private static let prefix = "ft\(getpid())"
-    nonisolated(unsafe) private static var counter = 0
+    private static let counter = Atomic<Int>(0)
 
     init(_ name: String) throws {
         Self.removeStale()
-        Self.counter += 1
-        id = "\(Self.prefix)x\(Self.counter)"
+        id = "\(Self.prefix)x\(Self.counter.wrappingAdd(1, ordering: .relaxed).newValue)"
         guard let mount = CgroupFS.mountPoint() else { throw LabError("no cgroup2 mount") }
         cgroupMount = mount
         cgroupRoot = "\(mount)/ferry-test-\(id)"

@@ -1,0 +1,64 @@
+import FerryIdentity
+import FerryMesh
+import Logging
+import NIOCore
+
+/// The agent's identity side: where workload certificates come from, the
+/// manager that keeps them fresh, and the mTLS used by HBONE.
+struct AgentIdentity {
+    let node: NodeCredential
+    let certificates: WorkloadCertificateManager
+    let security: MeshTLSSecurity
+
+    enum SetupError: Error, CustomStringConvertible {
+        case wrongNode(directory: String, credentialNode: String, node: String)
+        case failed(String)
+
+        var description: String {
+            switch self {
+            case .wrongNode(let directory, let credentialNode, let node):
+                "the credential in \(directory) is for node \(credentialNode), not \(node)"
+            case .failed(let text): text
+            }
+        }
+    }
+
+    /// nil when the agent runs without a CA (capture and passthrough only).
+    static func make(_ mode: AgentConfiguration.Identity, node: String, store: StateStore, group: EventLoopGroup,
+                     logger: Logger) throws -> AgentIdentity? {
+        let credential: NodeCredential
+        let source: any CertificateSource
+        switch mode {
+        case .none:
+            return nil
+        case .remote(let address, let directory):
+            credential = try NodeCredential.load(directory: directory)
+            guard credential.nodeName == node else {
+                throw SetupError.wrongNode(directory: directory, credentialNode: credential.nodeName, node: node)
+            }
+            source = try RemoteCertificateSource(address: address, credential: credential, group: group, logger: logger)
+        case .embedded(let directory):
+            let authority: CertificateAuthority
+            if (try? CertificateAuthority.load(directory: directory)) != nil {
+                authority = try CertificateAuthority.load(directory: directory)
+            } else {
+                authority = try CertificateAuthority.initialize(directory: directory, trustDomain: store.state.config.trustDomain)
+                logger.notice("created a CA for the embedded mode", metadata: ["ferry.ca": "\(directory)"])
+            }
+            credential = try authority.issueNodeCredential(node: node)
+            source = LocalCertificateSource(authority: authority, node: node, state: { store.state })
+        }
+        let certificates = WorkloadCertificateManager(source: source, node: node, updates: store.updates(), logger: logger)
+        let verifier = try PeerVerifier(node: credential, logger: logger)
+        let security = try MeshTLSSecurity(node: credential, certificates: certificates, verifier: verifier)
+        return AgentIdentity(node: credential, certificates: certificates, security: security)
+    }
+
+    /// The admin API's view of the workload certificates.
+    func statuses() -> [AdminAPI.Certificate] {
+        certificates.statuses().map {
+            AdminAPI.Certificate(identity: $0.identity, serial: $0.serial, notBefore: $0.notBefore ?? .distantPast,
+                                 notAfter: $0.notAfter ?? .distantPast, state: $0.state, rotations: $0.rotations)
+        }
+    }
+}
