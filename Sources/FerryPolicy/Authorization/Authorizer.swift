@@ -79,18 +79,26 @@ struct WorkloadName: Hashable, Sendable {
 }
 
 /// The policies that apply to one workload, split by action, each in key order.
-struct WorkloadPolicies: Sendable {
+/// A class, so a lookup hands out one reference rather than four.
+final class WorkloadPolicies: Sendable {
     let labels: [String: String]
     let deny: [CompiledPolicy]
     let audit: [CompiledPolicy]
     let allow: [CompiledPolicy]
 
+    init(labels: [String: String], deny: [CompiledPolicy], audit: [CompiledPolicy], allow: [CompiledPolicy]) {
+        self.labels = labels
+        self.deny = deny
+        self.audit = audit
+        self.allow = allow
+    }
+
     func decide(_ request: AuthorizationRequest) -> AuthorizationDecision {
-        var accumulator = DecisionAccumulator(request)
-        for policy in audit { accumulator.consider(policy) }
-        for policy in deny where !accumulator.isDenied { accumulator.consider(policy) }
+        var accumulator = DecisionAccumulator()
+        for policy in audit { accumulator.consider(policy, for: request) }
+        for policy in deny where !accumulator.isDenied { accumulator.consider(policy, for: request) }
         if !accumulator.isDenied {
-            for policy in allow { accumulator.consider(policy) }
+            for policy in allow { accumulator.consider(policy, for: request) }
         }
         return accumulator.decision()
     }

@@ -11,21 +11,18 @@ import FerryMesh
 /// AUDIT policies only collect. The outcome does not depend on the order in
 /// which policies are fed; which policy is *named* does (the first to match),
 /// so both authorizers feed them in key order.
+/// The request is passed to `consider` rather than stored: it holds a whole
+/// Workload, and copying it would cost more retains than a rule check.
 struct DecisionAccumulator {
-    let request: AuthorizationRequest
     private var denied: (policy: CompiledPolicy, rule: Int)?
     private var allowed: (policy: CompiledPolicy, rule: Int)?
     private var allowPolicyApplies = false
     private var audited: [PolicyReference] = []
 
-    init(_ request: AuthorizationRequest) {
-        self.request = request
-    }
-
     /// True once a DENY policy matched: no ALLOW policy can change that.
     var isDenied: Bool { denied != nil }
 
-    mutating func consider(_ policy: CompiledPolicy) {
+    mutating func consider(_ policy: CompiledPolicy, for request: AuthorizationRequest) {
         switch policy.action {
         case .deny:
             if denied == nil, let rule = policy.firstMatchingRule(request) { denied = (policy, rule) }

@@ -16,9 +16,9 @@ public struct LinearScanAuthorizer: Sendable {
     }
 
     public func evaluate(_ request: AuthorizationRequest) -> AuthorizationDecision {
-        var accumulator = DecisionAccumulator(request)
+        var accumulator = DecisionAccumulator()
         for policy in policies where policy.applies(to: request.destination, rootNamespace: rootNamespace) {
-            accumulator.consider(policy)
+            accumulator.consider(policy, for: request)
         }
         return accumulator.decision()
     }

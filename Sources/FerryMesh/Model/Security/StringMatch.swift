@@ -1,3 +1,5 @@
+import Glibc
+
 /// One value of an AuthorizationPolicy string field, with Istio's value matching:
 /// "abc" exact, "abc*" prefix, "*abc" suffix, "*" presence (any non-empty value).
 /// Parsed once when the policy is read, so deciding never looks at the '*'.
@@ -34,18 +36,22 @@ public enum StringMatch: Hashable, Sendable, CustomStringConvertible, Codable {
     /// Byte-wise, as Envoy and ztunnel compare (no Unicode normalisation).
     /// `ignoringCase` folds ASCII letters only, which is what host matching needs.
     public func matches(_ value: Substring, ignoringCase: Bool = false) -> Bool {
-        let bytes = value.utf8
+        let pattern: String
         switch self {
-        case .presence:
-            return !bytes.isEmpty
-        case .exact(let pattern):
-            return bytes.count == pattern.utf8.count && Self.equal(bytes, pattern.utf8, ignoringCase)
-        case .prefix(let pattern):
-            return bytes.count >= pattern.utf8.count
-                && Self.equal(bytes.prefix(pattern.utf8.count), pattern.utf8, ignoringCase)
-        case .suffix(let pattern):
-            return bytes.count >= pattern.utf8.count
-                && Self.equal(bytes.suffix(pattern.utf8.count), pattern.utf8, ignoringCase)
+        case .presence: return !value.utf8.isEmpty
+        case .exact(let text), .prefix(let text), .suffix(let text): pattern = text
+        }
+        // Native strings lend their bytes directly, and comparing buffers is
+        // several times faster than walking UTF8View indices.
+        let lent = value.utf8.withContiguousStorageIfAvailable { bytes in
+            pattern.utf8.withContiguousStorageIfAvailable { wanted in
+                compare(UnsafeRawBufferPointer(bytes), UnsafeRawBufferPointer(wanted), ignoringCase)
+            }
+        }
+        if let result = lent ?? nil { return result }
+        // Bridged strings lend nothing; decoded YAML never gets here.
+        return Array(value.utf8).withUnsafeBytes { bytes in
+            Array(pattern.utf8).withUnsafeBytes { wanted in compare(bytes, wanted, ignoringCase) }
         }
     }
 
@@ -53,8 +59,22 @@ public enum StringMatch: Hashable, Sendable, CustomStringConvertible, Codable {
         matches(value[...], ignoringCase: ignoringCase)
     }
 
-    private static func equal(_ a: Substring.UTF8View, _ b: String.UTF8View, _ ignoringCase: Bool) -> Bool {
-        ignoringCase ? a.elementsEqual(b) { lowered($0) == lowered($1) } : a.elementsEqual(b)
+    /// Where the pattern's bytes must sit in the value, then a byte compare.
+    private func compare(_ value: UnsafeRawBufferPointer, _ pattern: UnsafeRawBufferPointer, _ ignoringCase: Bool) -> Bool {
+        guard value.count >= pattern.count else { return false }
+        let offset: Int
+        switch self {
+        case .exact: if value.count != pattern.count { return false }; offset = 0
+        case .prefix: offset = 0
+        case .suffix: offset = value.count - pattern.count
+        case .presence: return !value.isEmpty
+        }
+        if pattern.isEmpty { return true }
+        if !ignoringCase { return memcmp(value.baseAddress! + offset, pattern.baseAddress!, pattern.count) == 0 }
+        for index in 0..<pattern.count where Self.lowered(value[offset + index]) != Self.lowered(pattern[index]) {
+            return false
+        }
+        return true
     }
 
     private static func lowered(_ byte: UInt8) -> UInt8 {
