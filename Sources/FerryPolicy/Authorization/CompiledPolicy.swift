@@ -1,7 +1,11 @@
 import FerryMesh
 
-/// An AuthorizationPolicy turned into constraints that test a request directly.
-/// A class so that the per-workload lists share one copy.
+// An AuthorizationPolicy turned into constraints that test a request directly.
+// Every node is a final class: a struct holding several arrays is copied, one
+// retain per array, each time a loop hands it out, and on the decision path
+// those retains cost more than the matching itself.
+
+/// One policy; the per-workload lists share it.
 final class CompiledPolicy: Sendable {
     let reference: PolicyReference
     let action: AuthorizationPolicy.Action
@@ -38,7 +42,7 @@ final class CompiledPolicy: Sendable {
 }
 
 /// One rule: some source, some operation and every condition must match.
-struct CompiledRule: Sendable {
+final class CompiledRule: Sendable {
     let from: [CompiledSource]
     let to: [CompiledOperation]
     let when: [CompiledCondition]
@@ -61,7 +65,7 @@ struct CompiledRule: Sendable {
     }
 }
 
-struct CompiledSource: Sendable {
+final class CompiledSource: Sendable {
     let principals: StringConstraint
     let namespaces: StringConstraint
     let ipBlocks: CIDRConstraint
@@ -82,7 +86,7 @@ struct CompiledSource: Sendable {
     }
 }
 
-struct CompiledOperation: Sendable {
+final class CompiledOperation: Sendable {
     let ports: PortConstraint
     let hosts: StringConstraint
     let methods: StringConstraint
@@ -95,46 +99,57 @@ struct CompiledOperation: Sendable {
         paths = StringConstraint(operation.paths)
     }
 
+    /// HTTP fields are read in place (`request.http?.host`): binding
+    /// `request.http` would copy its strings and headers.
     func matches(_ request: AuthorizationRequest) -> Bool {
         guard ports.matches(request.destinationPort) else { return false }
-        guard let http = request.http else { return true }  // HTTP-only fields are ignored on TCP
-        return hosts.matches(http.host) && methods.matches(http.method)
-            && (paths.isEmpty || paths.matches(http.pathWithoutQuery))
+        if case .none = request.http { return true }  // HTTP-only fields are ignored on TCP
+        return (hosts.isEmpty || hosts.matches(request.http?.host))
+            && (methods.isEmpty || methods.matches(request.http?.method))
+            && (paths.isEmpty || paths.matches(request.http?.pathWithoutQuery))
     }
 }
 
-enum CompiledCondition: Sendable {
-    case sourceIP(CIDRConstraint)
-    case remoteIP(CIDRConstraint)
-    case destinationIP(CIDRConstraint)
-    case destinationPort(PortConstraint)
-    case sourceNamespace(StringConstraint)
-    case sourcePrincipal(StringConstraint)
-    case requestHeader(name: String, StringConstraint)
+/// One `when` entry. The key picks which constraint is read, so the values
+/// sit in plain fields rather than in enum payloads, which are copied out.
+final class CompiledCondition: Sendable {
+    enum Key: Sendable {
+        case sourceIP, remoteIP, destinationIP, destinationPort, sourceNamespace, sourcePrincipal
+        case requestHeader(String)
+    }
+
+    let key: Key
+    let addresses: CIDRConstraint
+    let ports: PortConstraint
+    let strings: StringConstraint
 
     init(_ condition: AuthorizationPolicy.Condition) {
+        var addresses = AttributeMatch<CIDR>(), ports = AttributeMatch<Int>(), strings = AttributeMatch<StringMatch>()
         switch condition {
-        case .sourceIP(let match): self = .sourceIP(CIDRConstraint(match))
-        case .remoteIP(let match): self = .remoteIP(CIDRConstraint(match))
-        case .destinationIP(let match): self = .destinationIP(CIDRConstraint(match))
-        case .destinationPort(let match): self = .destinationPort(PortConstraint(match))
-        case .sourceNamespace(let match): self = .sourceNamespace(StringConstraint(match))
-        case .sourcePrincipal(let match): self = .sourcePrincipal(StringConstraint(match))
-        case .requestHeader(let name, let match): self = .requestHeader(name: name, StringConstraint(match))
+        case .sourceIP(let match): key = .sourceIP; addresses = match
+        case .remoteIP(let match): key = .remoteIP; addresses = match
+        case .destinationIP(let match): key = .destinationIP; addresses = match
+        case .destinationPort(let match): key = .destinationPort; ports = match
+        case .sourceNamespace(let match): key = .sourceNamespace; strings = match
+        case .sourcePrincipal(let match): key = .sourcePrincipal; strings = match
+        case .requestHeader(let name, let match): key = .requestHeader(name); strings = match
         }
+        self.addresses = CIDRConstraint(addresses)
+        self.ports = PortConstraint(ports)
+        self.strings = StringConstraint(strings)
     }
 
     func matches(_ request: AuthorizationRequest) -> Bool {
-        switch self {
-        case .sourceIP(let constraint): constraint.matches(request.sourceIP)
-        case .remoteIP(let constraint): constraint.matches(request.remoteIP ?? request.sourceIP)
-        case .destinationIP(let constraint): constraint.matches(request.destinationIP)
-        case .destinationPort(let constraint): constraint.matches(request.destinationPort)
-        case .sourceNamespace(let constraint): constraint.matches(request.sourceNamespace)
-        case .sourcePrincipal(let constraint): constraint.matches(request.sourcePrincipal)
-        case .requestHeader(let name, let constraint):
+        switch key {
+        case .sourceIP: addresses.matches(request.sourceIP)
+        case .remoteIP: addresses.matches(request.remoteIP ?? request.sourceIP)
+        case .destinationIP: addresses.matches(request.destinationIP)
+        case .destinationPort: ports.matches(request.destinationPort)
+        case .sourceNamespace: strings.matches(request.sourceNamespace)
+        case .sourcePrincipal: strings.matches(request.sourcePrincipal)
+        case .requestHeader(let name):
             // HTTP-only: ignored on TCP, like the operation's HTTP fields.
-            if let http = request.http { constraint.matches(http.headers[name]) } else { true }
+            if case .none = request.http { true } else { strings.matches(request.http?.headers[name]) }
         }
     }
 }
