@@ -20,7 +20,8 @@ public final class Authorizer: Sendable {
     public init(state: MeshState) {
         generation = state.generation
         rootNamespace = state.config.rootNamespace
-        policiesByNamespace = Dictionary(grouping: state.authorizationPolicies.map(CompiledPolicy.init),
+        let trustDomain = state.config.trustDomain
+        policiesByNamespace = Dictionary(grouping: state.authorizationPolicies.map { CompiledPolicy($0, trustDomain: trustDomain) },
                                          by: \.reference.namespace)
         var byWorkload: [WorkloadName: WorkloadPolicies] = [:]
         for workload in state.workloads {

@@ -12,11 +12,12 @@ final class CompiledPolicy: Sendable {
     let selector: [String: String]
     let rules: [CompiledRule]
 
-    init(_ policy: AuthorizationPolicy) {
+    init(_ policy: AuthorizationPolicy, trustDomain: String) {
         reference = PolicyReference(namespace: policy.namespace, name: policy.name)
         action = policy.action
         selector = policy.selector
-        rules = policy.rules.map(CompiledRule.init)
+        let principals = PrincipalPatterns(trustDomain: trustDomain)
+        rules = policy.rules.map { CompiledRule($0, principals) }
     }
 
     /// Istio's scope: the policy's namespace, or every namespace from the root
@@ -49,10 +50,10 @@ final class CompiledRule: Sendable {
     /// Any HTTP-only field or condition key in the rule.
     let usesHTTP: Bool
 
-    init(_ rule: AuthorizationPolicy.Rule) {
-        from = rule.from.map(CompiledSource.init)
+    init(_ rule: AuthorizationPolicy.Rule, _ principals: PrincipalPatterns) {
+        from = rule.from.map { CompiledSource($0, principals) }
         to = rule.to.map(CompiledOperation.init)
-        when = rule.when.map(CompiledCondition.init)
+        when = rule.when.map { CompiledCondition($0, principals) }
         usesHTTP = rule.to.contains(where: \.usesHTTP) || rule.when.contains(where: \.usesHTTP)
     }
 
@@ -71,8 +72,8 @@ final class CompiledSource: Sendable {
     let ipBlocks: CIDRConstraint
     let remoteIPBlocks: CIDRConstraint
 
-    init(_ source: AuthorizationPolicy.Source) {
-        principals = StringConstraint(source.principals)
+    init(_ source: AuthorizationPolicy.Source, _ principalPatterns: PrincipalPatterns) {
+        principals = StringConstraint(principalPatterns.resolve(source.principals))
         namespaces = StringConstraint(source.namespaces)
         ipBlocks = CIDRConstraint(source.ipBlocks)
         remoteIPBlocks = CIDRConstraint(source.remoteIPBlocks)
@@ -123,7 +124,7 @@ final class CompiledCondition: Sendable {
     let ports: PortConstraint
     let strings: StringConstraint
 
-    init(_ condition: AuthorizationPolicy.Condition) {
+    init(_ condition: AuthorizationPolicy.Condition, _ principals: PrincipalPatterns) {
         var addresses = AttributeMatch<CIDR>(), ports = AttributeMatch<Int>(), strings = AttributeMatch<StringMatch>()
         switch condition {
         case .sourceIP(let match): key = .sourceIP; addresses = match
@@ -131,7 +132,7 @@ final class CompiledCondition: Sendable {
         case .destinationIP(let match): key = .destinationIP; addresses = match
         case .destinationPort(let match): key = .destinationPort; ports = match
         case .sourceNamespace(let match): key = .sourceNamespace; strings = match
-        case .sourcePrincipal(let match): key = .sourcePrincipal; strings = match
+        case .sourcePrincipal(let match): key = .sourcePrincipal; strings = principals.resolve(match)
         case .requestHeader(let name, let match): key = .requestHeader(name); strings = match
         }
         self.addresses = CIDRConstraint(addresses)
@@ -150,6 +151,33 @@ final class CompiledCondition: Sendable {
         case .requestHeader(let name):
             // HTTP-only: ignored on TCP, like the operation's HTTP fields.
             if case .none = request.http { true } else { strings.matches(request.http?.headers[name]) }
+        }
+    }
+}
+
+/// In a policy, the trust domain `cluster.local` stands for the mesh's own
+/// trust domain (Istio, "Trust Domain Migration", best practices), so policies
+/// written for the default keep working under another `trustDomain`. As in
+/// istiod, only patterns that name a trust domain ("cluster.local/ns/…",
+/// exactly or as a prefix) are rewritten; "*" and "*/sa/x" name none.
+struct PrincipalPatterns {
+    static let localAlias = "cluster.local"
+    let trustDomain: String
+
+    func resolve(_ match: AttributeMatch<StringMatch>) -> AttributeMatch<StringMatch> {
+        guard trustDomain != Self.localAlias else { return match }
+        return AttributeMatch(match.values.map(resolve), not: match.notValues.map(resolve))
+    }
+
+    func resolve(_ pattern: StringMatch) -> StringMatch {
+        let aliased = Self.localAlias + "/ns/"
+        switch pattern {
+        case .exact(let text) where text.hasPrefix(aliased):
+            return .exact(trustDomain + text.dropFirst(Self.localAlias.count))
+        case .prefix(let text) where text.hasPrefix(aliased):
+            return .prefix(trustDomain + text.dropFirst(Self.localAlias.count))
+        default:
+            return pattern
         }
     }
 }

@@ -12,7 +12,7 @@ public struct LinearScanAuthorizer: Sendable {
 
     public init(state: MeshState) {
         rootNamespace = state.config.rootNamespace
-        policies = state.authorizationPolicies.map(CompiledPolicy.init)
+        policies = state.authorizationPolicies.map { CompiledPolicy($0, trustDomain: state.config.trustDomain) }
     }
 
     public func evaluate(_ request: AuthorizationRequest) -> AuthorizationDecision {
