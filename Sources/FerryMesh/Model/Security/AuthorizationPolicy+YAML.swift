@@ -54,7 +54,7 @@ extension AuthorizationPolicy {
 
     static func rule(_ field: YAMLField) throws -> Rule {
         let fields = try field.fields(allowing: ruleFields)
-        for key in ["from", "to", "when"] { try fields.requireNonEmptyIfPresent(key, in: field) }
+        for key in ["from", "to"] { try fields.requireNonEmptyIfPresent(key, in: field) }
         return Rule(
             from: try fields.list("from").map { try source(required: $0, key: "source") },
             to: try fields.list("to").map { try operation(required: $0, key: "operation") },
