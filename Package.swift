@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "ferryd", targets: ["ferryd"]),
         .executable(name: "ferryctl", targets: ["ferryctl"]),
+        .executable(name: "ferry-bench", targets: ["ferry-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -119,6 +120,11 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
+        ),
+        // Decision-cost benchmarks: `swift build -c release --product ferry-bench && .build/release/ferry-bench policy`.
+        .executableTarget(
+            name: "ferry-bench",
+            dependencies: ["FerryPolicy", "FerryMesh"]
         ),
         .testTarget(name: "FerryMeshTests", dependencies: ["FerryMesh"]),
         .testTarget(name: "FerryBPFTests", dependencies: ["FerryBPF"]),

@@ -8,6 +8,10 @@ public struct MeshState: Sendable {
     /// Meshed workloads, sorted by key.
     public let workloads: [Workload]
     public let services: [MeshService]
+    /// Sorted by key. FerryPolicy indexes them (`Authorizer`), once per snapshot.
+    public let authorizationPolicies: [AuthorizationPolicy]
+    /// Sorted by key. FerryPolicy resolves them (`PeerAuthenticationResolver`).
+    public let peerAuthentications: [PeerAuthentication]
     /// Everything the snapshot was built from, with its origin (for config_dump).
     public let resources: [LocatedResource]
 
@@ -26,6 +30,8 @@ public struct MeshState: Sendable {
         var namespaces: [String: MeshNamespace] = [:]
         var workloads: [Workload] = []
         var services: [MeshService] = []
+        var authorizationPolicies: [AuthorizationPolicy] = []
+        var peerAuthentications: [PeerAuthentication] = []
         for located in resources {
             let key = located.resource.key
             if let first = seen[key] {
@@ -43,6 +49,8 @@ public struct MeshState: Sendable {
             case .namespace(let ns): namespaces[ns.name] = ns
             case .workload(let workload): workloads.append(workload)
             case .service(let service): services.append(service)
+            case .authorizationPolicy(let policy): authorizationPolicies.append(policy)
+            case .peerAuthentication(let policy): peerAuthentications.append(policy)
             }
         }
         // Pods opt in through their own label or their namespace's.
@@ -56,6 +64,8 @@ public struct MeshState: Sendable {
         .filter(\.meshEnabled)
         .sorted { $0.key < $1.key }
         services.sort { $0.key < $1.key }
+        authorizationPolicies.sort { $0.key < $1.key }
+        peerAuthentications.sort { $0.key < $1.key }
 
         self.generation = generation
         self.config = config ?? MeshConfig()
@@ -63,6 +73,8 @@ public struct MeshState: Sendable {
         self.namespaces = namespaces
         self.workloads = workloads
         self.services = services
+        self.authorizationPolicies = authorizationPolicies
+        self.peerAuthentications = peerAuthentications
         self.resources = resources
 
         var byKey: [String: Int] = [:]

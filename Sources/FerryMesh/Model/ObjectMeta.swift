@@ -6,15 +6,20 @@ public struct ObjectMeta: Hashable, Sendable, Codable {
     public var annotations: [String: String]
     public var uid: String?
     public var resourceVersion: String?
+    /// RFC 3339, as the API server writes it; Istio breaks ties between policies
+    /// of the same scope by age, so it is kept.
+    public var creationTimestamp: String?
 
     public init(name: String, namespace: String = "default", labels: [String: String] = [:],
-                annotations: [String: String] = [:], uid: String? = nil, resourceVersion: String? = nil) {
+                annotations: [String: String] = [:], uid: String? = nil, resourceVersion: String? = nil,
+                creationTimestamp: String? = nil) {
         self.name = name
         self.namespace = namespace
         self.labels = labels
         self.annotations = annotations
         self.uid = uid
         self.resourceVersion = resourceVersion
+        self.creationTimestamp = creationTimestamp
     }
 
     static let knownFields: Set<String> = [
@@ -33,6 +38,7 @@ public struct ObjectMeta: Hashable, Sendable, Codable {
         annotations = try fields.stringMap("annotations")
         uid = try fields.string("uid")
         resourceVersion = try fields.string("resourceVersion")
+        creationTimestamp = try fields.string("creationTimestamp")
         try Self.validateName(name, field: fields["name"]!)
     }
 

@@ -8,6 +8,8 @@ public enum Resource: Sendable, Hashable {
     case namespace(MeshNamespace)
     case workload(Workload)
     case service(MeshService)
+    case authorizationPolicy(AuthorizationPolicy)
+    case peerAuthentication(PeerAuthentication)
 
     /// Identity for duplicate detection and for watch updates.
     public var key: ResourceKey {
@@ -17,6 +19,8 @@ public enum Resource: Sendable, Hashable {
         case .namespace(let ns): ResourceKey(kind: "Namespace", namespace: "", name: ns.name)
         case .workload(let w): ResourceKey(kind: w.source.rawValue, namespace: w.namespace, name: w.name)
         case .service(let s): ResourceKey(kind: "Service", namespace: s.namespace, name: s.name)
+        case .authorizationPolicy(let p): ResourceKey(kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name)
+        case .peerAuthentication(let p): ResourceKey(kind: "PeerAuthentication", namespace: p.namespace, name: p.name)
         }
     }
 }
@@ -88,6 +92,7 @@ public enum ResourceDecoder {
         guard let apiVersion = try document.string("apiVersion") else { throw root.error("apiVersion is required") }
         guard let kind = try document.string("kind") else { throw root.error("kind is required") }
         let group = apiVersion.contains("/") ? String(apiVersion.split(separator: "/")[0]) : ""
+        let strict = strictGroups.contains(group) || strictGroups.contains(where: { group.hasSuffix("." + $0) })
 
         func requireVersion(_ accepted: Set<String>) throws {
             guard accepted.contains(apiVersion) else {
@@ -116,8 +121,16 @@ public enum ResourceDecoder {
         case "WorkloadEntry":
             try requireVersion(Workload.workloadEntryAPIVersions)
             return .workload(try Workload(workloadEntry: document, root: root))
+        // Claimed in the mesh groups only, so a wrong Istio group gets the version
+        // message while another vendor's kind of the same name is skipped.
+        case "AuthorizationPolicy" where strict:
+            try requireVersion(AuthorizationPolicy.apiVersions)
+            return .authorizationPolicy(try AuthorizationPolicy(document: document, root: root))
+        case "PeerAuthentication" where strict:
+            try requireVersion(PeerAuthentication.apiVersions)
+            return .peerAuthentication(try PeerAuthentication(document: document, root: root))
         default:
-            if strictGroups.contains(group) || strictGroups.contains(where: { group.hasSuffix("." + $0) }) {
+            if strict {
                 throw root.error("kind '\(kind)' of \(apiVersion) is not supported by Ferry")
             }
             return nil

@@ -21,6 +21,16 @@ public struct YAMLField: @unchecked Sendable {  // Yams nodes are immutable valu
         ResourceError(file: file, line: line, message: message)
     }
 
+    /// An error placed on the line of one of this mapping's keys, which is where a
+    /// reader looks when the value is a block that starts on the next line.
+    public func error(_ message: String, atKey key: String) -> ResourceError {
+        if case .mapping(let mapping) = node,
+           let keyNode = mapping.first(where: { $0.key.string == key })?.key, let mark = keyNode.mark {
+            return ResourceError(file: file, line: mark.line, message: message)
+        }
+        return error(message)
+    }
+
     public var isNull: Bool {
         guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)

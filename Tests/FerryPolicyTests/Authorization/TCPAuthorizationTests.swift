@@ -1,0 +1,115 @@
+import FerryMesh
+import FerryPolicy
+import Testing
+
+/// HTTP-only fields on plain TCP, step by step as Istio's task "Authorization
+/// for TCP traffic" (tasks/security/authorization/authz-tcp) walks through it
+/// with tcp-echo on ports 9000, 9001 and 9002: an ALLOW rule with an HTTP-only
+/// field is ignored; a DENY rule ignores just the HTTP-only field.
+@Suite struct TCPAuthorizationTests {
+    struct Step: Sendable, CustomTestStringConvertible {
+        var name: String
+        var spec: String
+        /// Port → allowed, for plain TCP connections.
+        var tcp: [Int: Bool]
+        var testDescription: String { name }
+    }
+
+    static let steps: [Step] = [
+        Step(name: "ALLOW ports 9000 and 9001", spec: """
+        action: ALLOW
+        rules:
+        - to:
+          - operation:
+              ports: ["9000", "9001"]
+        """, tcp: [9000: true, 9001: true, 9002: false]),
+        Step(name: "ALLOW with methods is ignored on TCP", spec: """
+        action: ALLOW
+        rules:
+        - to:
+          - operation:
+              methods: ["GET"]
+              ports: ["9000"]
+        """, tcp: [9000: false, 9001: false, 9002: false]),
+        Step(name: "DENY with only methods denies all TCP", spec: """
+        action: DENY
+        rules:
+        - to:
+          - operation:
+              methods: ["GET"]
+        """, tcp: [9000: false, 9001: false, 9002: false]),
+        Step(name: "DENY with methods and ports denies that port", spec: """
+        action: DENY
+        rules:
+        - to:
+          - operation:
+              methods: ["GET"]
+              ports: ["9000"]
+        """, tcp: [9000: false, 9001: true, 9002: true]),
+        Step(name: "DENY notMethods is ignored on TCP too", spec: """
+        action: DENY
+        rules:
+        - to:
+          - operation:
+              notMethods: ["GET"]
+              ports: ["9001"]
+        """, tcp: [9000: true, 9001: false]),
+        Step(name: "ALLOW with a header condition is ignored on TCP", spec: """
+        rules:
+        - when:
+          - key: request.headers[x-version]
+            values: ["v1"]
+        """, tcp: [9000: false]),
+        Step(name: "DENY with a header condition ignores it on TCP", spec: """
+        action: DENY
+        rules:
+        - to: [{operation: {ports: ["9000"]}}]
+          when:
+          - key: request.headers[x-version]
+            values: ["v1"]
+        """, tcp: [9000: false, 9001: true]),
+        Step(name: "only the ALLOW rule with HTTP fields is ignored", spec: """
+        rules:
+        - to: [{operation: {paths: ["/admin"], ports: ["9000"]}}]
+        - to: [{operation: {ports: ["9001"]}}]
+        """, tcp: [9000: false, 9001: true]),
+        Step(name: "an HTTP field in any operation makes the ALLOW rule HTTP-only", spec: """
+        rules:
+        - to:
+          - operation: {ports: ["9000"]}
+          - operation: {hosts: ["tcp-echo.foo"]}
+        """, tcp: [9000: false]),
+    ]
+
+    @Test(arguments: steps)
+    func step(_ step: Step) throws {
+        let state = try Fixtures.state(Fixtures.policy("tcp-policy", step.spec))
+        let authorizer = Authorizer(state: state)
+        for (port, allowed) in step.tcp.sorted(by: { $0.key < $1.key }) {
+            let request = Fixtures.request(in: state, port: port)
+            let decision = authorizer.evaluate(request)
+            #expect(decision.allowed == allowed, "port \(port): \(decision.reason)")
+            #expect(LinearScanAuthorizer(state: state).evaluate(request) == decision)
+        }
+    }
+
+    /// The same policies still read their HTTP fields on HTTP requests.
+    @Test func httpRequestsUseTheHTTPFields() throws {
+        let allow = try Fixtures.state(Fixtures.policy("tcp-policy", "rules:\n- to: [{operation: {methods: [GET], ports: [\"9000\"]}}]"))
+        #expect(Authorizer(state: allow).evaluate(Fixtures.request(in: allow, port: 9000, http: Fixtures.get())).allowed)
+        #expect(!Authorizer(state: allow).evaluate(Fixtures.request(in: allow, port: 9000, http: Fixtures.http("POST"))).allowed)
+
+        let deny = try Fixtures.state(Fixtures.policy("tcp-policy", "action: DENY\nrules:\n- to: [{operation: {methods: [GET]}}]"))
+        #expect(!Authorizer(state: deny).evaluate(Fixtures.request(in: deny, port: 9000, http: Fixtures.get())).allowed)
+        #expect(Authorizer(state: deny).evaluate(Fixtures.request(in: deny, port: 9000, http: Fixtures.http("POST"))).allowed)
+    }
+
+    /// AUDIT widens like DENY: auditing too much is the safe side.
+    @Test func auditIgnoresHTTPFieldsOnTCP() throws {
+        let state = try Fixtures.state(Fixtures.policy("audit", "action: AUDIT\nrules:\n- to: [{operation: {methods: [GET]}}]"))
+        let tcp = Authorizer(state: state).evaluate(Fixtures.request(in: state))
+        #expect(tcp.auditPolicies.map(\.description) == ["foo/audit"])
+        let post = Authorizer(state: state).evaluate(Fixtures.request(in: state, http: Fixtures.http("POST")))
+        #expect(post.auditPolicies.isEmpty)
+    }
+}
