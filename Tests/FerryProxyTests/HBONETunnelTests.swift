@@ -30,9 +30,11 @@ import Testing
         spec: {address: 127.0.0.2}
         """
         let state = try MeshState(resources: ResourceDecoder.decode(yaml: yaml, file: "t.yaml"), generation: 1)
+        let registry = PrometheusCollectorRegistry()
         return ProxyContext(node: "b", store: StateStore(state), enrollment: EnrollmentTable(),
-                            connections: ConnectionTable(metrics: TCPMetrics(registry: PrometheusCollectorRegistry())),
-                            accessLog: AccessLog(enabled: false), logger: Logger(label: "test"))
+                            connections: ConnectionTable(metrics: TCPMetrics(registry: registry)),
+                            accessLog: AccessLog(enabled: false), policyMetrics: PolicyMetrics(registry: registry),
+                            logger: Logger(label: "test"))
     }
 
     /// A TCP echo server that half-closes when its client does.

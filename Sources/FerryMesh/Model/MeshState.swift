@@ -134,6 +134,4 @@ public struct MeshState: Sendable {
         }.map { services[$0] }
     }
 
-    /// Fail mode for a workload's captured connections while ferryd is down.
-    public var effectiveFailMode: MeshConfig.FailMode { config.failMode ?? .open }
 }

@@ -115,3 +115,28 @@ public enum AdminAPI {
         public init(level: String) { self.level = level }
     }
 }
+
+extension AdminAPI {
+    /// A security policy and what it applies to.
+    public struct PolicyInfo: Codable, Sendable {
+        public var kind: String
+        public var namespace: String
+        public var name: String
+        /// ALLOW / DENY / AUDIT, or the mTLS mode of a PeerAuthentication.
+        public var action: String
+        public var scope: String
+        public var workloads: [String]
+        public var rules: Int
+    }
+
+    /// `ferryctl policies check`: what the engine decides, and which policy decided.
+    public struct PolicyCheck: Codable, Sendable {
+        public var allowed: Bool
+        public var policy: String?
+        public var action: String?
+        public var reason: String
+        public var source: String
+        public var destination: String
+        public var peerAuthentication: String
+    }
+}

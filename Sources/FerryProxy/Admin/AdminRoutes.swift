@@ -18,6 +18,8 @@ struct AdminRoutes: Sendable {
         case (.GET, "/workloads"): return .json(agent.configDump().workloads)
         case (.GET, "/services"): return .json(agent.configDump().services)
         case (.GET, "/certificates"): return .json(agent.certificates())
+        case (.GET, "/policies"): return .json(agent.policyRoutes().list())
+        case (.GET, "/policies/check"): return agent.policyRoutes().check(query: request.query)
         case (.GET, "/logging"): return .json(AdminAPI.LogLevel(level: FerryLogging.level.rawValue))
         case (.POST, "/logging"), (.PUT, "/logging"):
             let requested = request.query["level"]

@@ -1,6 +1,7 @@
 import FerryBPF
 import FerryHTTP
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Foundation
 import Logging
@@ -23,9 +24,10 @@ public enum Agent {
         LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
         let datapath = try FerryDatapath.install(configuration.datapath, logger: logger)
         let enrollment = EnrollmentTable()
+        let policies = SecurityPolicyCache()
         let reconciler = DatapathReconciler(
             datapath: datapath, store: store, node: configuration.node,
-            cgroupMount: configuration.cgroupMount, enrollment: enrollment, logger: logger
+            cgroupMount: configuration.cgroupMount, enrollment: enrollment, policies: policies, logger: logger
         )
         reconciler.reconcile(store.state)
 
@@ -34,7 +36,7 @@ public enum Agent {
         let accessLog = AccessLog(enabled: store.state.config.accessLog)
         var context = ProxyContext(
             node: configuration.node, store: store, enrollment: enrollment, connections: connections,
-            accessLog: accessLog, logger: logger
+            accessLog: accessLog, policyMetrics: PolicyMetrics(registry: registry), policies: policies, logger: logger
         )
 
         let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
@@ -57,7 +59,7 @@ public enum Agent {
             node: configuration.node, startedAt: Date(), store: store, watcher: watcher, reconciler: reconciler,
             datapath: datapath, connections: connections, registry: registry,
             certificates: { identity?.statuses() ?? [] },
-            hbone: { [pool = context.hbonePool] in (pool, identity?.security) }, logger: logger
+            hbone: { [pool = context.hbonePool] in (pool, identity?.security) }, policies: policies, logger: logger
         )
         let admin = HTTPServer(host: configuration.adminHost, port: configuration.adminPort, group: controlGroup,
                                logger: logger) { request in await AdminRoutes(agent: parts).handle(request) }
@@ -72,6 +74,7 @@ public enum Agent {
         }
         let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)
         let inbound = InboundPlaintextListener(context: context, group: dataGroup, datapath: datapath)
+        let enforcer = PolicyEnforcer(context: context)
         let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
 
         let group = ServiceGroup(
@@ -79,7 +82,7 @@ public enum Agent {
                 services: [
                     .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
-                    .init(service: flusher),
+                    .init(service: flusher), .init(service: enforcer),
                 ] + meshServices.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

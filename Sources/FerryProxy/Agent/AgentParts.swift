@@ -1,6 +1,7 @@
 import CLibBPF
 import FerryBPF
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Foundation
 import Logging
@@ -20,6 +21,7 @@ public struct AgentParts: Sendable {
     let registry: PrometheusCollectorRegistry
     let certificates: @Sendable () -> [AdminAPI.Certificate]
     let hbone: @Sendable () -> (pool: HBONEPool?, security: MeshTLSSecurity?)
+    let policies: SecurityPolicyCache
     let logger: Logger
 
     func status() -> AdminAPI.Status {
@@ -42,6 +44,11 @@ public struct AgentParts: Sendable {
             hboneConnections: pool?.connections() ?? [:],
             hboneRefusals: security?.refusalCounts() ?? [:]
         )
+    }
+
+    func policyRoutes() -> PolicyRoutes {
+        let state = store.state
+        return PolicyRoutes(state: state, policies: policies.policies(for: state))
     }
 
     func configDump() -> AdminAPI.ConfigDump {

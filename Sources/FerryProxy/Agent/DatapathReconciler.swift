@@ -1,6 +1,7 @@
 import CLibBPF
 import FerryBPF
 import FerryMesh
+import FerryPolicy
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -26,12 +27,14 @@ public final class DatapathReconciler: Service, Sendable {
     private let node: String
     private let cgroupMount: String
     public let enrollment: EnrollmentTable
+    private let policies: SecurityPolicyCache
     private let logger: Logger
     /// Problems of the last pass ("workload default/x: cgroup … does not exist").
     public let problems = Mutex<[String]>([])
 
     public init(datapath: FerryDatapath, store: StateStore, node: String, cgroupMount: String,
-                enrollment: EnrollmentTable, logger: Logger) {
+                enrollment: EnrollmentTable, policies: SecurityPolicyCache, logger: Logger) {
+        self.policies = policies
         self.datapath = datapath
         self.store = store
         self.node = node
@@ -71,19 +74,24 @@ public final class DatapathReconciler: Service, Sendable {
 
     private func reconcileLocked(_ state: MeshState) {
         var issues: [String] = []
-        reconcileEnrollment(state, issues: &issues)
+        let security = policies.policies(for: state)
+        reconcileEnrollment(state, security: security, issues: &issues)
         reconcileCapture(state.config, issues: &issues)
+        reconcileInbound(state, security: security, issues: &issues)
         for issue in issues where !problems.withLock({ $0.contains(issue) }) {
             logger.error("\(issue)")
         }
         problems.withLock { $0 = issues }
     }
 
-    private func reconcileEnrollment(_ state: MeshState, issues: inout [String]) {
+    private func reconcileEnrollment(_ state: MeshState, security: SecurityPolicies, issues: inout [String]) {
         var desired: [UInt64: (Workload, ferry_workload)] = [:]
-        let failClosed = state.effectiveFailMode == .closed
         for workload in state.workloads(onNode: node) {
             guard let cgroup = workload.cgroup else { continue }
+            // While ferryd is down: MeshConfig's failMode if set, else closed for
+            // workloads under STRICT mTLS, so they never talk plaintext.
+            let failClosed = state.config.failMode.map { $0 == .closed }
+                ?? (security.peerAuthentication.mode(for: workload, port: 0) == .strict)
             let path = cgroupMount + cgroup
             do {
                 let id = try CgroupFS.cgroupID(path: path)
@@ -138,6 +146,34 @@ public final class DatapathReconciler: Service, Sendable {
         }
     }
 
+    /// The ports of this node's workloads that sk_lookup steers to :15006 when a
+    /// connection did not come through an agent: declared workload ports and the
+    /// target ports of Services selecting them (never "every port": a VM's
+    /// address is shared with SSH and the agent's own ports).
+    private func reconcileInbound(_ state: MeshState, security: SecurityPolicies, issues: inout [String]) {
+        var desired: [ferry_inbound_key: ferry_inbound_value] = [:]
+        for workload in state.workloads(onNode: node) {
+            var ports = Set(workload.ports.values)
+            for service in state.services(selecting: workload) {
+                for port in service.ports { if let target = port.targetPort(on: workload) { ports.insert(target) } }
+            }
+            for address in workload.addresses {
+                for port in ports {
+                    let strict = security.peerAuthentication.mode(for: workload, port: port) == .strict
+                    desired[ferry_inbound_key(addr: address.words, port: UInt16(port), _pad: 0)] =
+                        ferry_inbound_value(workload: WorkloadIndex.of(workload), flags: strict ? FERRY_INBOUND_STRICT : 0)
+                }
+            }
+        }
+        let current = Dictionary(datapath.inbound.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        for (key, value) in desired where current[key].map({ $0.workload != value.workload || $0.flags != value.flags }) ?? true {
+            do { try datapath.inbound.update(key, value) } catch { issues.append("inbound ports: \(error)") }
+        }
+        for key in current.keys where desired[key] == nil {
+            do { try datapath.inbound.delete(key) } catch { issues.append("inbound ports: \(error)") }
+        }
+    }
+
     static func key(_ cidr: CIDR) -> ferry_cidr_key {
         ferry_cidr_key(prefixlen: UInt32(cidr.prefixLength), addr: cidr.network.words)
     }
@@ -166,6 +202,20 @@ extension ferry_cidr_key: @retroactive Hashable, @retroactive Equatable, @retroa
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(prefixlen)
+        hasher.combine(addr.0)
+        hasher.combine(addr.1)
+        hasher.combine(addr.2)
+        hasher.combine(addr.3)
+    }
+}
+
+extension ferry_inbound_key: @retroactive Hashable, @retroactive Equatable, @retroactive @unchecked Sendable {
+    public static func == (a: ferry_inbound_key, b: ferry_inbound_key) -> Bool {
+        a.port == b.port && a.addr.0 == b.addr.0 && a.addr.1 == b.addr.1 && a.addr.2 == b.addr.2 && a.addr.3 == b.addr.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(port)
         hasher.combine(addr.0)
         hasher.combine(addr.1)
         hasher.combine(addr.2)

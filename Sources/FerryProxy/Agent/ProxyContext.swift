@@ -15,15 +15,17 @@ public struct ProxyContext: Sendable {
     public let accessLog: AccessLog
     public let logger: Logger
     public var upstreamConnectTimeout: TimeAmount = .seconds(5)
-    /// PeerAuthentication: whether a workload's port takes plaintext.
-    public var peerAuthenticationMode: @Sendable (Workload, Int) -> MTLSMode = { _, _ in .permissive }
     /// Outbound HBONE connections; nil when the agent has no identity (no CA).
     public var hbonePool: HBONEPool?
-    /// Decides whether an inbound connection may reach its destination workload.
-    public var authorizeInbound: @Sendable (InboundCheck) -> PolicyVerdict = { _ in .allowedByDefault }
+    /// AuthorizationPolicy and PeerAuthentication, compiled once per state generation.
+    public let policies: SecurityPolicyCache
+    public let policyMetrics: PolicyMetrics
 
     public init(node: String, store: StateStore, enrollment: EnrollmentTable, connections: ConnectionTable,
-                accessLog: AccessLog, logger: Logger) {
+                accessLog: AccessLog, policyMetrics: PolicyMetrics, policies: SecurityPolicyCache = SecurityPolicyCache(),
+                logger: Logger) {
+        self.policyMetrics = policyMetrics
+        self.policies = policies
         self.node = node
         self.store = store
         self.enrollment = enrollment

@@ -1,4 +1,5 @@
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Foundation
 import NIOCore
@@ -34,6 +35,8 @@ public final class ConnectionRecord: Sendable {
     public let sourceIdentity: String?
     public let destinationIdentity: String?
     public let labels: TrafficLabels
+    /// What authorization decided on (inbound side): re-checked when policy changes.
+    public let authorization: AuthorizationRequest?
     /// Bytes from the source toward the destination, and back.
     public let sent: ByteCounts
     public let received: ByteCounts
@@ -54,7 +57,8 @@ public final class ConnectionRecord: Sendable {
     init(id: UInt64, direction: Direction, route: RouteKind, client: IPEndpoint?, destination: IPEndpoint,
          upstream: IPEndpoint, sourceWorkload: String?, destinationWorkload: String?,
          sourceIdentity: String?, destinationIdentity: String?, labels: TrafficLabels,
-         sharingCountsWith other: ConnectionRecord? = nil) {
+         authorization: AuthorizationRequest? = nil, sharingCountsWith other: ConnectionRecord? = nil) {
+        self.authorization = authorization
         self.id = id
         // The same-node path reports one connection from both ends (source and
         // destination reporters) over the same bytes.

@@ -1,4 +1,5 @@
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Logging
 import NIOCore
@@ -60,15 +61,13 @@ enum InboundConnector {
         }
         labels.describeDestination(workload, service: nil, state: state)
 
-        let verdict = context.authorizeInbound(InboundCheck(destination: workload, target: target, peer: peer, state: state))
-        guard verdict.allowed else {
+        let request = InboundAuthorization.request(destination: workload, target: target, peer: peer)
+        let decision = InboundAuthorization.decide(request, state: state, context: context)
+        guard decision.allowed else {
             labels.responseFlags = .deny
             context.connections.failed(labels)
-            context.logger.info("connection denied", metadata: [
-                "ferry.policy": "\(verdict.policy ?? "-")", "ferry.destination": "\(workload.key)",
-                "ferry.source": "\(peer.identity?.uri ?? peer.address?.description ?? "unknown")",
-            ])
-            return eventLoop.makeFailedFuture(InboundRefusal(status: 403, flags: .deny, reason: verdict.reason))
+            InboundAuthorization.logDenial(decision, request: request, peer: peer, labels: labels, context: context)
+            return eventLoop.makeFailedFuture(InboundRefusal(status: 403, flags: .deny, reason: decision.reason))
         }
 
         let record = ConnectionRecord(
@@ -77,7 +76,7 @@ enum InboundConnector {
             sourceWorkload: peer.workloadNamespace.flatMap { ns in peer.workloadName.map { "\(ns)/\($0)" } },
             destinationWorkload: workload.key, sourceIdentity: peer.identity?.uri,
             destinationIdentity: workload.identity(trustDomain: state.config.trustDomain).uri, labels: labels,
-            sharingCountsWith: outbound
+            authorization: request, sharingCountsWith: outbound
         )
         return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
             .flatMapErrorThrowing { error in
@@ -88,21 +87,4 @@ enum InboundConnector {
             }
             .map { Opened(channel: $0, record: record) }
     }
-}
-
-/// What an inbound authorization decision sees.
-public struct InboundCheck: Sendable {
-    public var destination: Workload
-    public var target: IPEndpoint
-    public var peer: InboundPeer
-    public var state: MeshState
-}
-
-/// An authorization outcome: allowed or not, and which policy said so.
-public struct PolicyVerdict: Sendable {
-    public var allowed: Bool
-    public var policy: String?
-    public var reason: String
-
-    public static let allowedByDefault = PolicyVerdict(allowed: true, policy: nil, reason: "no policy denies it")
 }

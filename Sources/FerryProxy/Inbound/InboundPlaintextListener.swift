@@ -1,6 +1,7 @@
 import CLibBPF
 import FerryBPF
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Logging
 import NIOCore
@@ -60,7 +61,8 @@ public final class InboundPlaintextListener: Service, Sendable {
             return
         }
         let state = context.store.state
-        if let workload = state.workload(at: target), context.peerAuthenticationMode(workload, target.port) == .strict {
+        if let workload = state.workload(at: target),
+           context.policies.policies(for: state).peerAuthentication.mode(for: workload, port: target.port) == .strict {
             var labels = TrafficLabels(reporter: .destination)
             labels.describeDestination(workload, service: nil, state: state)
             labels.securityPolicy = .none
@@ -82,11 +84,4 @@ public final class InboundPlaintextListener: Service, Sendable {
             }
         }
     }
-}
-
-/// PeerAuthentication's modes, as the data path needs them.
-public enum MTLSMode: String, Sendable {
-    case strict = "STRICT"
-    case permissive = "PERMISSIVE"
-    case disable = "DISABLE"
 }

@@ -92,7 +92,7 @@ enum OutboundConnection {
     /// socket to the workload. Identity comes from the kernel (the enrolled cgroup).
     static func local(_ channel: Channel, source: Workload, identity: SpiffeID, target: IPEndpoint,
                       record: ConnectionRecord, context: ProxyContext) {
-        let peer = InboundPeer(identity: identity, address: IPEndpoint(channel.remoteAddress)?.ip ?? source.addresses.first,
+        let peer = InboundPeer(identity: identity, address: sourceAddress(source, toward: target, channel: channel),
                                workloadName: source.canonicalName, workloadNamespace: source.namespace,
                                securityPolicy: .mutualTLS)
         InboundConnector.open(target: target, peer: peer, on: channel.eventLoop, context: context, sharingCountsWith: record)
@@ -129,7 +129,7 @@ enum OutboundConnection {
         // Bytes already read go to the forwarder, which keeps them until the stream joins.
         InboundHold.release(channel)
         let request = HBONERequest(
-            authority: target, forwardedFor: IPEndpoint(channel.remoteAddress)?.ip ?? source.addresses.first,
+            authority: target, forwardedFor: sourceAddress(source, toward: target, channel: channel),
             trace: .fresh(), baggage: HBONERequest.baggage(for: source)
         )
         let onStreamBox = UnsafeTransfer(onStream)
@@ -151,6 +151,13 @@ enum OutboundConnection {
                 }
             }
         }
+    }
+
+    /// The source's address as policy (ipBlocks) and the destination see it: the
+    /// workload's own address. The captured socket's peer is loopback (the
+    /// connect was redirected to 127.0.0.1:15001), which says nothing.
+    static func sourceAddress(_ source: Workload, toward target: IPEndpoint, channel: Channel) -> IPAddress? {
+        source.addresses.first { $0.isIPv4 == target.ip.isIPv4 } ?? source.addresses.first ?? IPEndpoint(channel.remoteAddress)?.ip
     }
 
     static func recordCookies(_ record: ConnectionRecord, downstream: Channel, upstream: Channel) {

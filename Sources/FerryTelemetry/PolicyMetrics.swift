@@ -1,0 +1,29 @@
+import Prometheus
+import Synchronization
+
+/// `ferry_policy_decisions_total{policy,action,decision}`: one count per
+/// authorization decision. `policy` is the deciding policy ("-" when the default
+/// decided), so label values are bounded by the configuration.
+public final class PolicyMetrics: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let counters = Mutex<[[String]: Counter]>([:])
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    public func decided(policy: String?, action: String?, allowed: Bool) {
+        let key = [policy ?? "-", action ?? "-", allowed ? "allow" : "deny"]
+        let counter = counters.withLock { counters in
+            if let existing = counters[key] { return existing }
+            let made = registry.makeCounter(
+                name: "ferry_policy_decisions_total",
+                labels: [("policy", key[0]), ("action", key[1]), ("decision", key[2])],
+                help: "Authorization decisions, by the policy that decided"
+            )
+            counters[key] = made
+            return made
+        }
+        counter.increment()
+    }
+}
