@@ -76,13 +76,17 @@ public enum Agent {
         let inbound = InboundPlaintextListener(context: context, group: dataGroup, datapath: datapath)
         let enforcer = PolicyEnforcer(context: context)
         let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
+        let sampler = KernelSampler(
+            datapath: datapath, connections: connections, metrics: AgentMetrics(registry: registry, version: AgentParts.version),
+            certificates: { identity?.statuses() ?? [] }, reloads: { watcher.reloads.withLock { $0 } }
+        )
 
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
-                    .init(service: flusher), .init(service: enforcer),
+                    .init(service: flusher), .init(service: enforcer), .init(service: sampler),
                 ] + meshServices.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

@@ -40,6 +40,8 @@ public final class ConnectionRecord: Sendable {
     /// Bytes from the source toward the destination, and back.
     public let sent: ByteCounts
     public let received: ByteCounts
+    /// HTTP requests carried (L7 ports).
+    public let requests = Atomic<UInt64>(0)
     /// Kernel socket cookies of ferryd's two sockets (0 when unknown).
     public let downstreamCookie = Atomic<UInt64>(0)
     public let upstreamCookie = Atomic<UInt64>(0)
@@ -101,6 +103,7 @@ public final class ConnectionRecord: Sendable {
         public var destinationIdentity: String?
         public var bytesSent: UInt64
         public var bytesReceived: UInt64
+        public var requests: UInt64
         public var startedAt: Date
         public var downstreamCookie: UInt64
         public var upstreamCookie: UInt64
@@ -113,7 +116,7 @@ public final class ConnectionRecord: Sendable {
             sourceWorkload: sourceWorkload, destinationWorkload: destinationWorkload,
             sourceIdentity: sourceIdentity, destinationIdentity: destinationIdentity,
             bytesSent: sent.inbound.load(ordering: .relaxed), bytesReceived: received.inbound.load(ordering: .relaxed),
-            startedAt: startedAt, downstreamCookie: downstreamCookie.load(ordering: .relaxed),
+            requests: requests.load(ordering: .relaxed), startedAt: startedAt, downstreamCookie: downstreamCookie.load(ordering: .relaxed),
             upstreamCookie: upstreamCookie.load(ordering: .relaxed)
         )
     }

@@ -139,6 +139,11 @@ enum OutboundConnection {
                 let stream = try await pool.openStream(source: identity, node: node, address: agent, request: request) { stream in
                     try stream.pipeline.syncOperations.addHandler(onStreamBox.value)
                 }
+                // The socket that crosses the network is the pooled TLS connection.
+                if let connection = stream.parent {
+                    FerrySocketOptions.cookie(of: connection).whenSuccess { record.upstreamCookie.store($0, ordering: .relaxed) }
+                }
+                FerrySocketOptions.cookie(of: channel).whenSuccess { record.downstreamCookie.store($0, ordering: .relaxed) }
                 loop.execute {
                     Splice.track(record, downstream: channel, upstream: stream, context: context)
                     Splice.startReading(channel)

@@ -47,7 +47,9 @@ final class TestLab: @unchecked Sendable {
     }
 
     /// A host: a namespace on the bridge with 198.18.0.<n>/24 and 2001:db8::<n>/64.
-    func addHost(_ role: String) throws -> TestHost {
+    /// With `delayMilliseconds`, its link goes through a delay line (this kernel
+    /// has no netem), adding that much to every frame in each direction.
+    func addHost(_ role: String, delayMilliseconds: Double? = nil) throws -> TestHost {
         hostCount += 1
         let n = hostCount
         let namespace = "\(id)\(role.prefix(3))\(n)"
@@ -55,7 +57,31 @@ final class TestLab: @unchecked Sendable {
         try check(Shell.run(["ip", "netns", "add", namespace]))
         namespaces.append(namespace)
         let outside = "\(id)v\(n)"
-        try check(Shell.run(["ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", namespace]))
+        if let delay = delayMilliseconds {
+            let line = "\(id)d\(n)"
+            try check(Shell.run(["ip", "netns", "add", line]))
+            namespaces.append(line)
+            try check(Shell.run(["ip", "link", "add", "dla", "netns", line, "type", "veth", "peer", "name", "eth0", "netns", namespace]))
+            try check(Shell.run(["ip", "link", "add", outside, "type", "veth", "peer", "name", "dlb", "netns", line]))
+            try check(Shell.run(["nsenter", "--net=/run/netns/\(line)", "sh", "-c", """
+                sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && \
+                ip link set dla promisc on up && ip link set dlb promisc on up && \
+                ethtool -K dla gro off gso off tso off tx off rx off >/dev/null && \
+                ethtool -K dlb gro off gso off tso off tx off rx off >/dev/null
+                """]))
+            // Frames must fit the wire as they are relayed one by one: no offloads
+            // that make 64 KiB super-frames on either side.
+            try check(Shell.run(["nsenter", "--net=/run/netns/\(namespace)", "ethtool", "-K", "eth0", "gso", "off", "tso", "off", "tx", "off"]))
+            try check(Shell.run(["ethtool", "-K", outside, "gso", "off", "tso", "off", "tx", "off"]))
+            let cgroup = "\(cgroupRoot)/delay\(n)"
+            try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: true)
+            let delayline = try spawn("delayline\(n)", namespace: line, cgroup: cgroup,
+                                      ["python3", Paths.packageRoot + "/Tests/IntegrationTests/Tools/delayline.py",
+                                       "dla", "dlb", "--delay-ms", "\(delay / 2)"])
+            guard delayline.waitForOutput("ready") else { throw LabError("delay line did not start: \(delayline.stderr)") }
+        } else {
+            try check(Shell.run(["ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", namespace]))
+        }
         try check(Shell.run(["ip", "link", "set", outside, "netns", hub]))
         try check(Shell.run(["nsenter", "--net=/run/netns/\(hub)", "sh", "-c",
                              "ip link set \(outside) master br0 && ip link set \(outside) up"]))

@@ -13,11 +13,12 @@ final class TestMesh: @unchecked Sendable {
     private(set) var ca: BackgroundProcess?
 
     /// `extraConfig` is appended to the mesh YAML (MeshConfig settings, say).
-    init(_ name: String, nodes count: Int = 2, meshConfig: String = "") throws {
+    /// `delays`: node index → extra round-trip milliseconds on that node's link.
+    init(_ name: String, nodes count: Int = 2, meshConfig: String = "", delays: [Int: Double] = [:]) throws {
         lab = try TestLab(name)
         do {
             var hosts: [TestHost] = []
-            for _ in 0..<count { hosts.append(try lab.addHost("node")) }
+            for index in 0..<count { hosts.append(try lab.addHost("node", delayMilliseconds: delays[index])) }
             nodes = hosts
             let config = lab.logDirectory + "/mesh"
             caDirectory = lab.logDirectory + "/ca"

@@ -1,0 +1,163 @@
+import FerryProxy
+import Foundation
+import Testing
+
+/// Issue 6: a real Prometheus scrapes two agents; ferryctl against a live
+/// agent; top against iperf3; kernel RTT over a slowed link.
+@Suite(.serialized, .enabled(if: Privileges.isRoot, Privileges.skipReason))
+struct ObservabilityTests {
+    struct Setup {
+        let mesh: TestMesh
+        var a: TestHost { mesh.nodes[0] }
+        var b: TestHost { mesh.nodes[1] }
+        var agentA: TestAgent { mesh.agents[0] }
+
+        init(_ name: String, delays: [Int: Double] = [:]) throws {
+            mesh = try TestMesh(name, delays: delays)
+            do {
+                try mesh.addWorkload("client", on: mesh.nodes[0])
+                try mesh.addWorkload("echo", on: mesh.nodes[1], ports: ["tcp": 9000, "iperf": 5201])
+                try mesh.addService("echo", vip: "198.19.0.10", port: 80, targetPort: 9000)
+                try mesh.addService("iperf", vip: "198.19.0.11", port: 5201, targetPort: 5201, selector: ["app": "echo"])
+                let sink = try mesh.nodes[1].spawn("sink", in: "echo", ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
+                guard sink.waitForOutput("listening") else { throw TestLab.LabError("sink did not start") }
+                try mesh.start()
+                guard mesh.waitForCertificates() else { throw TestLab.LabError("no certificates") }
+            } catch {
+                mesh.tearDown()
+                throw error
+            }
+        }
+
+        func metrics(_ host: TestHost) throws -> String { try host.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout }
+    }
+
+    @Test func aRealPrometheusScrapesBothAgents() throws {
+        let setup = try Setup("prometheus")
+        defer { setup.mesh.tearDown() }
+        let dir = setup.mesh.lab.logDirectory + "/prometheus"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try """
+        global: {scrape_interval: 1s, evaluation_interval: 1s}
+        scrape_configs:
+        - job_name: ferry
+          static_configs: [{targets: ["\(setup.a.ipv4):15020", "\(setup.b.ipv4):15020"]}]
+
+        """.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+        for host in [setup.a, setup.b] {
+            let exposition = dir + "/metrics-\(host.name).txt"
+            try setup.metrics(host).write(toFile: exposition, atomically: true, encoding: .utf8)
+            let check = Shell.sh("promtool check metrics < \(exposition)")
+            #expect(check.ok, "promtool on \(host.name): \(check.output)")
+        }
+        let prometheus = try setup.a.spawn("prometheus", in: "prometheus", [
+            "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+            "--web.listen-address=127.0.0.1:9090",
+        ])
+        let hold = try setup.a.spawn("hold", in: "client", ["python3", Paths.testTool, "hold", "--to", "198.19.0.10:80", "--seconds", "14"])
+        #expect(hold.waitForOutput("connected"))
+        let query = "sum by (source_workload, destination_workload) (rate(istio_tcp_sent_bytes_total[30s]))"
+        var answer = ""
+        let found = poll(timeout: 40, interval: 1) {
+            let result = (try? setup.a.run(in: "ctl", ["curl", "-s", "--get", "--data-urlencode", "query=\(query)",
+                                                       "http://127.0.0.1:9090/api/v1/query"])) ?? Shell.Result(status: 1, stdout: "", stderr: "")
+            answer = result.stdout
+            return answer.contains("\"source_workload\":\"client\"") && answer.contains("\"destination_workload\":\"echo\"")
+        }
+        #expect(found, "PromQL answer: \(answer) prometheus: \(prometheus.stderr.suffix(500))")
+        let up = try setup.a.run(in: "ctl", ["curl", "-s", "--get", "--data-urlencode", "query=up", "http://127.0.0.1:9090/api/v1/query"]).stdout
+        #expect(up.components(separatedBy: "\"1\"]").count - 1 == 2, "both agents up: \(up)")
+
+        // Every query of the Grafana dashboard is valid PromQL against these series.
+        let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Paths.packageRoot + "/Deploy/grafana/ferry-dashboard.json"))) as? [String: Any]
+        let panels = dashboard?["panels"] as? [[String: Any]] ?? []
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(expressions.count >= 10)
+        for expression in expressions {
+            let query = expression.replacingOccurrences(of: "$job", with: ".*")
+            let result = try setup.a.run(in: "ctl", ["curl", "-s", "--get", "--data-urlencode", "query=\(query)",
+                                                     "http://127.0.0.1:9090/api/v1/query"]).stdout
+            #expect(result.contains("\"status\":\"success\""), "dashboard query \(expression): \(result)")
+        }
+    }
+
+    @Test func everyFerryctlCommandAgainstALiveAgent() throws {
+        let setup = try Setup("ferryctl")
+        defer { setup.mesh.tearDown() }
+        let hold = try setup.a.spawn("hold", in: "client", ["python3", Paths.testTool, "hold", "--to", "198.19.0.10:80", "--seconds", "8"])
+        #expect(hold.waitForOutput("connected"))
+        let agent = setup.agentA
+        let commands: [[String]] = [
+            ["status"], ["workloads"], ["services"], ["policies"], ["certs"], ["connections"],
+            ["connections", "--workload", "client", "--direction", "outbound"], ["maps"], ["maps", "dump", "ferry_conns"],
+            ["top", "--once", "--interval", "0.5"], ["logging"], ["check"],
+        ]
+        for command in commands {
+            let table = try agent.ctl(command)
+            #expect(table.ok && !table.stdout.isEmpty, "\(command): \(table.output)")
+            let json = try agent.ctl(command + ["-o", "json"])
+            #expect(json.ok && (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "\(command) -o json: \(json.output)")
+        }
+        let dump = try agent.ctl(["config_dump"])
+        #expect(dump.ok && dump.stdout.contains("\"workloads\""))
+        let set = try agent.ctlJSON(["logging", "debug"], as: AdminAPI.LogLevel.self)
+        #expect(set.level == "debug")
+        #expect(try agent.ctlJSON(["logging"], as: AdminAPI.LogLevel.self).level == "debug")
+        let connections = try agent.ctlJSON(["connections", "--direction", "outbound"], as: [[String: JSONValue]].self)
+        #expect(connections.contains { $0["sourceWorkload"]?.string == "demo/client" && $0["destinationWorkload"]?.string == "demo/echo" })
+
+        // With the agent down: a clear error, and the kernel's view where there is one.
+        agent.stop()
+        let status = try agent.ctl(["status"])
+        #expect(status.status == 1 && status.stdout.contains("DOWN"))
+        let workloads = try agent.ctl(["workloads"])
+        #expect(workloads.status != 0 && workloads.stderr.contains("ferryd is not running"))
+        let maps = try agent.ctl(["maps"])
+        #expect(maps.ok && maps.stdout.contains("ferry_conns"), "maps from the pins: \(maps.output)")
+    }
+
+    @Test func topShowsAnIperf3RateWithinTwentyPercent() throws {
+        let setup = try Setup("top")
+        defer { setup.mesh.tearDown() }
+        let server = try setup.b.spawn("iperf-server", in: "echo", ["iperf3", "-s", "-p", "5201"])
+        _ = server.waitForOutput("listening", timeout: 5)
+        let client = try setup.a.spawn("iperf-client", in: "client", ["iperf3", "-c", "198.19.0.11", "-p", "5201", "-t", "8", "-J"])
+        usleep(3_000_000)
+        let top = try setup.agentA.ctlJSON(["top", "--once", "--interval", "3"], as: [[String: JSONValue]].self)
+        #expect(client.waitForExit(timeout: 30) == 0, "\(client.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(client.stdout.utf8)) as? [String: Any]
+        let end = report?["end"] as? [String: Any]
+        let sent = (end?["sum_sent"] as? [String: Any])?["bits_per_second"] as? Double ?? 0
+        let pair = top.first { $0["source"]?.string == "demo/client" && $0["destination"]?.string == "demo/echo" }
+        let topBits = (pair?["bytesPerSecond"]?.double ?? 0) * 8
+        #expect(sent > 0 && topBits > 0, "iperf3 \(sent), top \(topBits)")
+        #expect(abs(topBits - sent) / sent <= 0.2, "top \(topBits) bit/s vs iperf3 \(sent) bit/s")
+    }
+
+    @Test func aSlowLinkShowsUpAsKernelRTT() throws {
+        let setup = try Setup("rtt", delays: [1: 5])
+        defer { setup.mesh.tearDown() }
+        let hold = try setup.a.spawn("hold", in: "client", ["python3", Paths.testTool, "hold", "--to", "198.19.0.10:80", "--seconds", "6"])
+        #expect(hold.waitForOutput("connected"))
+        var srtt: Double = 0
+        _ = poll(timeout: 4, interval: 0.3) {
+            let rows = (try? setup.agentA.ctlJSON(["connections", "--direction", "outbound"], as: [[String: JSONValue]].self)) ?? []
+            srtt = rows.compactMap { $0["srttMicroseconds"]?.double }.max() ?? 0
+            return srtt >= 5000
+        }
+        #expect(srtt >= 5000, "srtt \(srtt) µs over a 5 ms link")
+        usleep(1_500_000)
+        let metrics = try setup.metrics(setup.a).split(separator: "\n")
+        func value(_ prefix: String) -> Double {
+            metrics.first { $0.hasPrefix(prefix) && $0.contains("source_workload=\"client\"") && $0.contains("destination_workload=\"echo\"") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        let sum = value("ferry_tcp_rtt_microseconds_sum")
+        let count = value("ferry_tcp_rtt_microseconds_count")
+        #expect(count > 0 && sum / count >= 5000, "histogram mean \(count > 0 ? sum / count : 0) µs")
+    }
+}
+
+extension JSONValue {
+    var double: Double? { if case .number(let n) = self { n } else { nil } }
+}
