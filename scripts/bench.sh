@@ -1,80 +1,226 @@
 #!/usr/bin/env bash
-# make bench: Ferry against the baselines measured in the same run, printed as
+# make bench: Ferry against baselines measured in the same run, printed as
 # tables with ratios. Needs root; builds its own lab of network namespaces.
-#   FERRY_BIN_DIR   release binaries (set by make bench)
-#   BENCH_SECONDS   length of each throughput run (default 5)
+#   FERRY_BIN_DIR     release binaries (set by make bench)
+#   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http")
+#   BENCH_SECONDS     length of each throughput run (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/netlab.sh
 BIN="${FERRY_BIN_DIR:?set FERRY_BIN_DIR}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 RR_COUNT="${BENCH_RR_COUNT:-20000}"
+SCENARIOS="${BENCH_SCENARIOS:-same-node cross-node policy http}"
 trap lab_teardown EXIT INT TERM
 
 mkdir -p "$LAB_DIR"
 gcc -O2 -o "$LAB_DIR/rr" scripts/bench/rr.c
 lab_init
 
-# iperf3 throughput in Gbit/s: HOST CGROUP TARGET STREAMS
+# iperf3 throughput in Gbit/s: HOST CGROUP TARGET PORT STREAMS
 iperf() {
-    lab_run "$1" "$2" iperf3 -c "$3" -p 5201 -t "$SECONDS_PER_RUN" -P "$4" -J |
+    lab_run "$1" "$2" iperf3 -c "$3" -p "$4" -t "$SECONDS_PER_RUN" -P "$5" -J |
         python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
 
-# request/response percentiles: HOST CGROUP TARGET → "p50 p99"
+# request/response percentiles of 64-byte messages: HOST CGROUP TARGET PORT → "p50 p99"
 rr() {
-    lab_run "$1" "$2" "$LAB_DIR/rr" client "$3" 7000 "$RR_COUNT" 64 |
+    lab_run "$1" "$2" "$LAB_DIR/rr" client "$3" "$4" "$RR_COUNT" 64 |
         sed -E 's/p50_us=([0-9.]+) p90_us=[0-9.]+ p99_us=([0-9.]+)/\1 \2/'
 }
 
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (b / a) if a else '-')" "$1" "$2"; }
 delta() { python3 -c "import sys; print('%+.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
+row() { printf '%-30s %12s %12s %12s %14s\n' "$@"; }
+rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+ferryd_pid() { pgrep -f "ferryd --config-dir $LAB_DIR/mesh --node $1" | head -1; }
 
-start_agent() {   # HOST
-    local host=$1 cfg="$LAB_DIR/config-$1"
-    mkdir -p "$cfg"
-    lab_spawn "ferryd-$host" "$host" agent "$BIN/ferryd" --config-dir "$cfg" --node "$host" \
-        --pin-dir "$(lab_pins "$host")" --cgroup-root "$LAB_CGROUP_ROOT/$host" --log-level warning
-    for _ in $(seq 100); do
-        lab_in "$(lab_ns "$host")" curl -sf localhost:15000/status >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "ferryd on $host did not start:" >&2; cat "$LAB_DIR/ferryd-$host.err" >&2; exit 1
+# The mesh every scenario shares: a CA, node credentials, one config directory.
+CONFIG="$LAB_DIR/mesh"
+mkdir -p "$CONFIG"
+"$BIN/ferryctl" ca init --ca-dir "$LAB_DIR/ca" >/dev/null
+cat > "$CONFIG/mesh.yaml" <<YAML
+apiVersion: ferry.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh}
+spec: {captureCIDRs: [198.18.0.0/15], logLevel: warning, accessLog: false}
+YAML
+
+add_node() {   # NAME: a host, its Node resource and credential
+    lab_add_host "$1"
+    "$BIN/ferryctl" ca issue-node "$1" --ca-dir "$LAB_DIR/ca" --out "$LAB_DIR/creds-$1" >/dev/null
+    cat > "$CONFIG/node-$1.yaml" <<YAML
+apiVersion: v1
+kind: Node
+metadata: {name: $1}
+status: {addresses: [{type: InternalIP, address: $(lab_ip "$1")}]}
+YAML
 }
 
-workload() {   # HOST NAME CGROUP
-    cat > "$LAB_DIR/config-$1/$2.yaml" <<YAML
+workload() {   # NODE NAME CGROUP [PORTS]
+    lab_cgroup "$1" "$3" >/dev/null
+    cat > "$CONFIG/wl-$2.yaml" <<YAML
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata:
   name: $2
   namespace: bench
+  labels: {app: $2}
   annotations: {ferry.dev/node: $1, ferry.dev/cgroup: $(lab_cgroup_rel "$1" "$3")}
-spec: {address: $(lab_ip "$1"), serviceAccount: $2}
+spec: {address: $(lab_ip "$1"), serviceAccount: $2, ports: {${4:-}}}
 YAML
 }
 
+start_agent() {   # NODE (the first node also runs the CA)
+    local node=$1 ca_ip
+    ca_ip=$(lab_ip bench-a)
+    lab_spawn "ferryd-$node" "$node" agent "$BIN/ferryd" --config-dir "$CONFIG" --node "$node" \
+        --ca-address "$ca_ip:15012" --credentials "$LAB_DIR/creds-$node" \
+        --pin-dir "$(lab_pins "$node")" --cgroup-root "$LAB_CGROUP_ROOT/$node"
+    for _ in $(seq 200); do
+        lab_in "$(lab_ns "$node")" env FERRY_PIN_DIR="$(lab_pins "$node")" "$BIN/ferryctl" certs -o json 2>/dev/null | grep -q '"valid"' && return 0
+        sleep 0.1
+    done
+    echo "ferryd on $node did not get certificates:" >&2; tail -5 "$LAB_DIR/ferryd-$node.err" >&2; exit 1
+}
+
+setup_mesh() {
+    add_node bench-a
+    add_node bench-b
+    workload bench-a client client
+    workload bench-a local-server local-server "iperf: 5301, rr: 7100"
+    workload bench-b server server "iperf: 5201, rr: 7000"
+    lab_spawn ca bench-a ca "$BIN/ferryd" ca --ca-dir "$LAB_DIR/ca" --config-dir "$CONFIG" --listen "$(lab_ip bench-a):15012"
+    lab_spawn iperf-b bench-b server iperf3 -s -p 5201
+    lab_spawn rr-b bench-b server "$LAB_DIR/rr" server 7000
+    lab_spawn iperf-a bench-a local-server iperf3 -s -p 5301
+    lab_spawn rr-a bench-a local-server "$LAB_DIR/rr" server 7100
+    lab_wait_for "$LAB_DIR/rr-b.out" listening
+    lab_wait_for "$LAB_DIR/rr-a.out" listening
+    start_agent bench-a
+    start_agent bench-b
+    IDLE_RSS=$(rss_mib "$(ferryd_pid bench-a)")
+}
+
 # ---------------------------------------------------------------------------
-echo "== same-node L4: client and server on one node; direct vs through ferryd =="
-lab_add_host node
-lab_spawn iperf-server node server iperf3 -s -p 5201
-lab_spawn rr-server node server "$LAB_DIR/rr" server 7000
-lab_wait_for "$LAB_DIR/rr-server.out" listening
-start_agent node
-lab_cgroup node client >/dev/null; workload node client client
-sleep 0.5
-target=$(lab_ip node)
+same_node() {
+    echo
+    echo "== same-node L4: client and server workloads on one node; direct vs through ferryd =="
+    local target; target=$(lab_ip bench-a)
+    local d1 f1 d4 f4 dp50 dp99 fp50 fp99
+    d1=$(iperf bench-a direct "$target" 5301 1); f1=$(iperf bench-a client "$target" 5301 1)
+    d4=$(iperf bench-a direct "$target" 5301 4); f4=$(iperf bench-a client "$target" 5301 4)
+    read -r dp50 dp99 < <(rr bench-a direct "$target" 7100)
+    read -r fp50 fp99 < <(rr bench-a client "$target" 7100)
+    row "metric" "direct" "ferry" "" "ferry/direct"
+    row "throughput 1 stream (Gb/s)" "$d1" "$f1" "" "$(ratio "$d1" "$f1")"
+    row "throughput 4 streams (Gb/s)" "$d4" "$f4" "" "$(ratio "$d4" "$f4")"
+    row "round trip p50 (µs)" "$dp50" "$fp50" "" "$(delta "$dp50" "$fp50")"
+    row "round trip p99 (µs)" "$dp99" "$fp99" "" "$(delta "$dp99" "$fp99")"
+    echo "targets: throughput ≥ 0.80× direct; p50 overhead ≤ 30 µs (round-trip rows: ferry − direct)"
+}
 
-d1=$(iperf node direct "$target" 1); f1=$(iperf node client "$target" 1)
-d4=$(iperf node direct "$target" 4); f4=$(iperf node client "$target" 4)
-read -r dp50 dp99 < <(rr node direct "$target")
-read -r fp50 fp99 < <(rr node client "$target")
-captured=$(lab_in "$(lab_ns node)" curl -s localhost:15000/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["kernelCounters"]["redirected"])')
+# An HAProxy mTLS pair between the nodes, TLS 1.3, certificates from the same CA.
+start_haproxy() {
+    local dir="$LAB_DIR/haproxy"
+    mkdir -p "$dir"
+    python3 Tests/IntegrationTests/Tools/certgen.py leaf --ca-dir "$LAB_DIR/ca" --uri spiffe://cluster.local/ns/bench/sa/haproxy --out "$dir/leaf" 2>/dev/null ||
+        /usr/bin/python3 Tests/IntegrationTests/Tools/certgen.py leaf --ca-dir "$LAB_DIR/ca" --uri spiffe://cluster.local/ns/bench/sa/haproxy --out "$dir/leaf"
+    cat "$dir/leaf.crt" "$dir/leaf.key" > "$dir/leaf.pem"
+    local b; b=$(lab_ip bench-b)
+    cat > "$dir/client.cfg" <<CFG
+global
+    ssl-default-server-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend iperf
+    bind 127.0.0.1:16201
+    default_backend iperf
+frontend rr
+    bind 127.0.0.1:17000
+    default_backend rr
+backend iperf
+    server b $b:16443 ssl verify required ca-file $LAB_DIR/ca/ca.crt crt $dir/leaf.pem ssl-min-ver TLSv1.3
+backend rr
+    server b $b:17443 ssl verify required ca-file $LAB_DIR/ca/ca.crt crt $dir/leaf.pem ssl-min-ver TLSv1.3
+CFG
+    cat > "$dir/server.cfg" <<CFG
+global
+    ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend iperf
+    bind $b:16443 ssl crt $dir/leaf.pem ca-file $LAB_DIR/ca/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend iperf
+frontend rr
+    bind $b:17443 ssl crt $dir/leaf.pem ca-file $LAB_DIR/ca/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend rr
+backend iperf
+    server s 127.0.0.1:5201
+backend rr
+    server s 127.0.0.1:7000
+CFG
+    lab_spawn haproxy-b bench-b haproxy haproxy -db -f "$dir/server.cfg"
+    lab_spawn haproxy-a bench-a haproxy haproxy -db -f "$dir/client.cfg"
+    sleep 1
+}
 
-printf '%-28s %12s %12s %10s\n' "metric" "direct" "ferry" "ferry/direct"
-printf '%-28s %12s %12s %10s\n' "throughput 1 stream (Gb/s)" "$d1" "$f1" "$(ratio "$d1" "$f1")"
-printf '%-28s %12s %12s %10s\n' "throughput 4 streams (Gb/s)" "$d4" "$f4" "$(ratio "$d4" "$f4")"
-printf '%-28s %12s %12s %10s\n' "round trip p50 (µs)" "$dp50" "$fp50" "$(delta "$dp50" "$fp50")"
-printf '%-28s %12s %12s %10s\n' "round trip p99 (µs)" "$dp99" "$fp99" "$(delta "$dp99" "$fp99")"
-echo "(round-trip rows show ferry − direct; $captured connections were captured by BPF)"
-echo "targets: throughput ≥ 0.80× direct; p50 overhead ≤ 30 µs"
+cross_node() {
+    echo
+    echo "== cross-node L4: node A client to node B server; direct, Ferry (HBONE mTLS), HAProxy mTLS pair =="
+    start_haproxy
+    local b; b=$(lab_ip bench-b)
+    local d1 f1 h1 d4 f4 h4 dp50 dp99 fp50 fp99 hp50 hp99
+    d1=$(iperf bench-a direct "$b" 5201 1); f1=$(iperf bench-a client "$b" 5201 1); h1=$(iperf bench-a direct 127.0.0.1 16201 1)
+    d4=$(iperf bench-a direct "$b" 5201 4); f4=$(iperf bench-a client "$b" 5201 4); h4=$(iperf bench-a direct 127.0.0.1 16201 4)
+    read -r dp50 dp99 < <(rr bench-a direct "$b" 7000)
+    read -r fp50 fp99 < <(rr bench-a client "$b" 7000)
+    read -r hp50 hp99 < <(rr bench-a direct 127.0.0.1 17000)
+    row "metric" "direct" "ferry" "haproxy" "ferry/haproxy"
+    row "throughput 1 stream (Gb/s)" "$d1" "$f1" "$h1" "$(ratio "$h1" "$f1")"
+    row "throughput 4 streams (Gb/s)" "$d4" "$f4" "$h4" "$(ratio "$h4" "$f4")"
+    row "round trip p50 (µs)" "$dp50" "$fp50" "$hp50" "$(delta "$dp50" "$fp50") vs direct"
+    row "round trip p99 (µs)" "$dp99" "$fp99" "$hp99" "$(delta "$dp99" "$fp99") vs direct"
+    local pid busy
+    pid=$(ferryd_pid bench-a)
+    lab_spawn holders bench-a client python3 -c '
+import socket, sys, time
+conns = [socket.create_connection(("'"$b"'", 7000)) for _ in range(1000)]
+print("holding", flush=True)
+time.sleep(30)'
+    lab_wait_for "$LAB_DIR/holders.out" holding 60 || true
+    sleep 1
+    busy=$(rss_mib "$pid")
+    row "agent RSS (MiB)" "idle" "$IDLE_RSS" "1000 conns" "$busy"
+    echo "targets: Ferry single stream ≥ 2× HAProxy; p50 overhead ≤ 60 µs over direct"
+}
+
+policy() {
+    echo
+    echo "== policy decision cost: 1,000 AuthorizationPolicies =="
+    "$BIN/ferry-bench" policy
+}
+
+http() {
+    if [ ! -x "$BIN/ferry-bench" ] || ! grep -q http <<<"$("$BIN/ferry-bench" 2>&1 || true)"; then return; fi
+    echo
+    echo "== HTTP/1.1 keep-alive (see the http scenario) =="
+    "$BIN/ferry-bench" http
+}
+
+setup_mesh
+for scenario in $SCENARIOS; do
+    case "$scenario" in
+        same-node) same_node ;;
+        cross-node) cross_node ;;
+        policy) policy ;;
+        http) http ;;
+        *) echo "unknown scenario $scenario" >&2 ;;
+    esac
+done

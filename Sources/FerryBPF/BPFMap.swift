@@ -90,30 +90,36 @@ public final class BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchec
 
     private func batchedEntries() -> [(key: Key, value: Value)]? {
         let chunk = 4096
-        var result: [(key: Key, value: Value)] = []
+        // On the heap: a chunk of large values would overflow a thread's stack.
+        let keyBuffer = UnsafeMutablePointer<Key>.allocate(capacity: chunk)
+        let valueBuffer = UnsafeMutablePointer<Value>.allocate(capacity: chunk)
+        defer {
+            keyBuffer.deallocate()
+            valueBuffer.deallocate()
+        }
         var opts = bpf_map_batch_opts()
         opts.sz = MemoryLayout<bpf_map_batch_opts>.size
-        var token: UInt64 = 0
+        var result: [(key: Key, value: Value)] = []
+        // The batch position is opaque; hash maps use 4 bytes, arrays the key size.
+        var token = [UInt8](repeating: 0, count: max(MemoryLayout<Key>.size, 8))
+        var next = token
         var first = true
-        return withUnsafeTemporaryAllocation(of: Key.self, capacity: chunk) { keyBuffer in
-            withUnsafeTemporaryAllocation(of: Value.self, capacity: chunk) { valueBuffer in
-                while true {
-                    var count = UInt32(chunk)
-                    var next: UInt64 = 0
-                    let rc = withUnsafeMutablePointer(to: &token) { tokenPointer in
-                        bpf_map_lookup_batch(fd, first ? nil : UnsafeMutableRawPointer(tokenPointer), &next,
-                                             keyBuffer.baseAddress, valueBuffer.baseAddress, &count, &opts)
-                    }
-                    let savedErrno = errno
-                    for index in 0..<Int(count) { result.append((keyBuffer[index], valueBuffer[index])) }
-                    if rc != 0 {
-                        // ENOENT: the last batch was returned. Anything else: not supported here.
-                        return savedErrno == ENOENT ? result : (first ? nil : result)
-                    }
-                    token = next
-                    first = false
+        while true {
+            var count = UInt32(chunk)
+            let rc = token.withUnsafeMutableBytes { tokenBytes in
+                next.withUnsafeMutableBytes { nextBytes in
+                    bpf_map_lookup_batch(fd, first ? nil : tokenBytes.baseAddress, nextBytes.baseAddress,
+                                         keyBuffer, valueBuffer, &count, &opts)
                 }
             }
+            let savedErrno = errno
+            for index in 0..<Int(count) { result.append((keyBuffer[index], valueBuffer[index])) }
+            if rc != 0 {
+                // ENOENT: that was the last batch. Anything else: batching is not supported here.
+                return savedErrno == ENOENT ? result : (first ? nil : result)
+            }
+            token = next
+            first = false
         }
     }
 

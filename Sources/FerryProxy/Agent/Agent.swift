@@ -39,7 +39,7 @@ public enum Agent {
             accessLog: accessLog, policyMetrics: PolicyMetrics(registry: registry), policies: policies, logger: logger
         )
 
-        let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.dataThreads)
         let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var meshServices: [any Service] = []
         let identity = try AgentIdentity.make(configuration.identity, node: configuration.node, store: store,

@@ -1,5 +1,7 @@
 import FerryBPF
 import FerryMesh
+import Foundation
+import NIOCore
 
 /// Everything an agent needs to start, with the defaults of DESIGN.md §4.
 public struct AgentConfiguration: Sendable {
@@ -26,6 +28,9 @@ public struct AgentConfiguration: Sendable {
         /// A CA in process, from (or created in) a directory: one command, one host.
         case embedded(caDirectory: String)
     }
+
+    /// Event loops carrying traffic. Defaults to one per core; FERRY_DATA_THREADS overrides.
+    public var dataThreads: Int = Int(ProcessInfo.processInfo.environment["FERRY_DATA_THREADS"] ?? "") ?? System.coreCount
 
     /// How often live connections' byte counts reach the metrics.
     public var metricsFlushInterval: Duration = .seconds(1)
