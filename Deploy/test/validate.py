@@ -33,7 +33,6 @@ import sys
 import sysconfig
 import tempfile
 import traceback
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +78,8 @@ class Report:
         except Exception as error:  # a bug in a check, or a missing module: still one line
             self.failed += 1
             last = traceback.extract_tb(error.__traceback__)[-1]
-            print(f"FAIL  {name}: {type(error).__name__}: {error} (validate.py:{last.lineno})", flush=True)
+            hint = "; run `make deps`" if isinstance(error, ImportError) else ""
+            print(f"FAIL  {name}: {type(error).__name__}: {error} (validate.py:{last.lineno}){hint}", flush=True)
         else:
             self.passed += 1
             print(f"ok    {name}" + (f" ({detail})" if detail else ""), flush=True)
