@@ -1,0 +1,46 @@
+import NIOCore
+import NIOHTTP1
+import FerryTelemetry
+
+/// A whole HTTP request as the L7 proxy handles it. Bodies are buffered: retries
+/// and mirrors replay them, and routing may look at nothing but the head.
+struct ProxiedRequest: Sendable {
+    var head: HTTPRequestHead
+    var body: ByteBuffer
+    var trailers: HTTPHeaders?
+
+    var bodySize: Int { body.readableBytes }
+}
+
+/// A whole HTTP response.
+struct ProxiedResponse: Sendable {
+    var head: HTTPResponseHead
+    var body: ByteBuffer
+    var trailers: HTTPHeaders?
+
+    /// A response ferryd makes itself (403, 429, 503 …), with a header naming why.
+    static func local(_ status: HTTPResponseStatus, reason: String, version: HTTPVersion = .http1_1,
+                      extraHeaders: [(String, String)] = []) -> ProxiedResponse {
+        var body = ByteBuffer(string: reason + "\n")
+        var headers: HTTPHeaders = ["content-type": "text/plain", "content-length": "\(body.readableBytes)", "ferry-reason": reason]
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
+        if status == .noContent || status == .notModified { body.clear() }
+        return ProxiedResponse(head: HTTPResponseHead(version: version, status: status, headers: headers), body: body, trailers: nil)
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) stay on their hop.
+enum HopByHop {
+    static let names: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+        "proxy-authenticate", "proxy-authorization",
+    ]
+
+    static func strip(_ headers: inout HTTPHeaders) {
+        let listed = headers["connection"].flatMap { $0.split(separator: ",").map { $0.trimmingWhitespace().lowercased() } }
+        // gRPC needs "te: trailers" end to end; it is the one TE value HTTP/2 allows.
+        let keepTE = headers["te"].contains { $0.lowercased() == "trailers" }
+        for name in names.union(listed) { headers.remove(name: name) }
+        if keepTE { headers.add(name: "te", value: "trailers") }
+    }
+}

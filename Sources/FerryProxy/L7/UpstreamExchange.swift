@@ -1,0 +1,101 @@
+import NIOCore
+import NIOHTTP1
+
+/// Why an upstream exchange did not produce a response; the retry policy and
+/// the outlier detector tell these apart (connect failure, reset, timeout).
+enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
+    case connectFailed(String)
+    case reset(String)
+    case timedOut
+    case overflow(String)
+
+    var description: String {
+        switch self {
+        case .connectFailed(let detail): "upstream connect failed: \(detail)"
+        case .reset(let detail): "upstream reset: \(detail)"
+        case .timedOut: "upstream request timed out"
+        case .overflow(let detail): "upstream overflow: \(detail)"
+        }
+    }
+}
+
+/// One request/response exchange on an upstream channel speaking HTTP/1 parts
+/// (an HTTP/1.1 connection, or an HTTP/2 stream behind NIO's HTTP/2→HTTP/1
+/// client codec). One exchange at a time: HTTP/1.1 upstreams are not pipelined.
+final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private var pending: EventLoopPromise<ProxiedResponse>?
+    private var head: HTTPResponseHead?
+    private var body = ByteBuffer()
+    private var context: ChannelHandlerContext?
+    /// False once the channel closed or the peer asked to close.
+    private(set) var reusable = true
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Sends a request; must be called on the channel's event loop.
+    func send(_ request: ProxiedRequest, on eventLoop: EventLoop) -> EventLoopFuture<ProxiedResponse> {
+        guard let context else {
+            return eventLoop.makeFailedFuture(UpstreamFailure.reset("upstream channel closed"))
+        }
+        let promise = context.eventLoop.makePromise(of: ProxiedResponse.self)
+        guard pending == nil, context.channel.isActive else {
+            promise.fail(UpstreamFailure.reset("upstream channel not available"))
+            return promise.futureResult
+        }
+        pending = promise
+        head = nil
+        body = context.channel.allocator.buffer(capacity: 0)
+        var requestHead = request.head
+        requestHead.headers.remove(name: "content-length")
+        requestHead.headers.remove(name: "transfer-encoding")
+        if request.trailers == nil || requestHead.version.major >= 2 {
+            if request.bodySize > 0 || !["GET", "HEAD", "DELETE", "OPTIONS"].contains(requestHead.method.rawValue) {
+                requestHead.headers.add(name: "content-length", value: "\(request.bodySize)")
+            }
+        } else {
+            requestHead.headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        context.write(wrapOutboundOut(.head(requestHead)), promise: nil)
+        if request.bodySize > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(request.trailers)), promise: nil)
+        return promise.futureResult
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let responseHead):
+            // 1xx (but not 101) are interim: wait for the final head.
+            if responseHead.status.code >= 100 && responseHead.status.code < 200 && responseHead.status.code != 101 { return }
+            head = responseHead
+            if !responseHead.isKeepAlive { reusable = false }
+        case .body(var chunk):
+            body.writeBuffer(&chunk)
+        case .end(let trailers):
+            guard let head, let pending else { return }
+            self.head = nil
+            self.pending = nil
+            pending.succeed(ProxiedResponse(head: head, body: body, trailers: trailers))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        reusable = false
+        pending?.fail(UpstreamFailure.reset("upstream closed the connection mid-exchange"))
+        pending = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        reusable = false
+        pending?.fail(UpstreamFailure.reset("\(error)"))
+        pending = nil
+        context.close(promise: nil)
+    }
+
+    var isIdle: Bool { pending == nil && reusable && (context?.channel.isActive ?? false) }
+}
