@@ -53,6 +53,21 @@ import Testing
         #expect(zip(counts, counts.dropFirst()).allSatisfy { $0 > $1 }, "the less loaded, the more picks: \(counts)")
     }
 
+    @Test func inFlightCountsFeedLeastRequest() {
+        let pool = endpoints(2)
+        let inFlight = InFlightRequests()
+        let balancer = EndpointBalancer()
+        var rng = SeededGenerator(seed: 10)
+        inFlight.begin(pool[0])
+        inFlight.begin(pool[0])
+        inFlight.begin(pool[1])
+        #expect(pick(balancer, pool, .leastRequest, inFlight: inFlight.count, rng: &rng) == pool[1])
+        inFlight.end(pool[0])
+        inFlight.end(pool[0])
+        #expect(inFlight.count(pool[0]) == 0)
+        #expect(pick(balancer, pool, .leastRequest, inFlight: inFlight.count, rng: &rng) == pool[0])
+    }
+
     @Test func powerOfTwoChoicesWithTwoEndpointsAlwaysTakesTheIdleOne() {
         let pool = endpoints(2)
         let balancer = EndpointBalancer()

@@ -86,6 +86,14 @@ import Testing
                 "one of ten is 10%: allowed, on the next failure since the run was never reset")
     }
 
+    @Test func resultsWhileEjectedDoNotCount() {
+        let detector = Detector(settings: Self.settings)
+        fail(detector, "a", at: .zero)
+        #expect(fail(detector, "a", count: 20, at: .seconds(10)) == nil)
+        #expect(detector.record(.response(status: 500), for: "a", poolSize: 10, now: .at(.seconds(30))) == nil,
+                "back with a clean run: one failure is not five")
+    }
+
     @Test func availableLeavesOutTheEjectedUnlessTooFewAreHealthy() {
         let pool = endpoints(4)
         let detector = Detector(settings: OutlierDetectionSettings(consecutive5xxErrors: 1, maxEjectionPercent: 100, minHealthPercent: 50))

@@ -46,7 +46,8 @@ public final class EndpointBalancer: Sendable {
                 defer { cursors[destination, default: 0] &+= 1 }
                 return cursors[destination, default: 0]
             }
-            return candidates[turn % candidates.count]
+            // The cursor wraps after 2^64 picks; read it unsigned so it never goes negative.
+            return candidates[Int(UInt(bitPattern: turn) % UInt(candidates.count))]
         case .leastRequest:
             return PowerOfTwoChoices.pick(candidates, inFlight: inFlight, using: &rng)
         case .random, .consistentHash:

@@ -68,6 +68,9 @@ public final class OutlierDetector<Instant: InstantProtocol<Duration>>: Sendable
     @discardableResult
     public func record(_ result: UpstreamResult, for endpoint: String, poolSize: Int, now: Instant) -> Event? {
         state.withLock { state in
+            // Results from an ejected endpoint (reached only when too few are
+            // healthy) do not count: it starts afresh when it is back.
+            guard !state.isEjected(endpoint, now: now) else { return nil }
             var host = state.hosts[endpoint] ?? Host()
             defer { state.hosts[endpoint] = host }
             host.consecutiveServerErrors = result.isServerError ? host.consecutiveServerErrors + 1 : 0
@@ -76,7 +79,7 @@ public final class OutlierDetector<Instant: InstantProtocol<Duration>>: Sendable
             let settings = state.settings
             let tripped = (settings.consecutive5xxErrors > 0 && host.consecutiveServerErrors >= settings.consecutive5xxErrors)
                 || (settings.consecutiveGatewayErrors > 0 && host.consecutiveGatewayErrors >= settings.consecutiveGatewayErrors)
-            guard tripped, !state.isEjected(endpoint, now: now) else { return nil }
+            guard tripped else { return nil }
             let wouldBeOut = state.ejectedCount(now: now) + 1
             guard poolSize > 0, wouldBeOut * 100 <= settings.maxEjectionPercent * poolSize else { return .capped }
             host.ejections += 1
