@@ -12,6 +12,14 @@ public struct MeshState: Sendable {
     public let authorizationPolicies: [AuthorizationPolicy]
     /// Sorted by key. FerryPolicy resolves them (`PeerAuthenticationResolver`).
     public let peerAuthentications: [PeerAuthentication]
+    /// Sorted by key. FerryPolicy matches requests against them (`HTTPRouteTable`).
+    public let httpRoutes: [HTTPRoute]
+    /// Sorted by key.
+    public let destinationRules: [DestinationRule]
+    /// The fault injection of VirtualServices, sorted by key.
+    public let virtualServices: [VirtualServiceFaults]
+    /// Sorted by key.
+    public let rateLimits: [RateLimit]
     /// Everything the snapshot was built from, with its origin (for config_dump).
     public let resources: [LocatedResource]
 
@@ -19,6 +27,7 @@ public struct MeshState: Sendable {
     private let workloadIndexesByIP: [IPAddress: [Int]]
     private let serviceIndexByVIP: [IPAddress: Int]
     private let endpointIndexes: [[Int]]
+    let trafficIndex: TrafficIndex
 
     public static let empty = try! MeshState(resources: [], generation: 0)
 
@@ -32,6 +41,10 @@ public struct MeshState: Sendable {
         var services: [MeshService] = []
         var authorizationPolicies: [AuthorizationPolicy] = []
         var peerAuthentications: [PeerAuthentication] = []
+        var httpRoutes: [HTTPRoute] = []
+        var destinationRules: [DestinationRule] = []
+        var virtualServices: [VirtualServiceFaults] = []
+        var rateLimits: [RateLimit] = []
         for located in resources {
             let key = located.resource.key
             if let first = seen[key] {
@@ -51,6 +64,10 @@ public struct MeshState: Sendable {
             case .service(let service): services.append(service)
             case .authorizationPolicy(let policy): authorizationPolicies.append(policy)
             case .peerAuthentication(let policy): peerAuthentications.append(policy)
+            case .httpRoute(let route): httpRoutes.append(route)
+            case .destinationRule(let rule): destinationRules.append(rule)
+            case .virtualService(let faults): virtualServices.append(faults)
+            case .rateLimit(let limit): rateLimits.append(limit)
             }
         }
         // Pods opt in through their own label or their namespace's.
@@ -66,6 +83,10 @@ public struct MeshState: Sendable {
         services.sort { $0.key < $1.key }
         authorizationPolicies.sort { $0.key < $1.key }
         peerAuthentications.sort { $0.key < $1.key }
+        httpRoutes.sort { $0.key < $1.key }
+        destinationRules.sort { $0.key < $1.key }
+        virtualServices.sort { $0.key < $1.key }
+        rateLimits.sort { $0.key < $1.key }
 
         self.generation = generation
         self.config = config ?? MeshConfig()
@@ -75,6 +96,12 @@ public struct MeshState: Sendable {
         self.services = services
         self.authorizationPolicies = authorizationPolicies
         self.peerAuthentications = peerAuthentications
+        self.httpRoutes = httpRoutes
+        self.destinationRules = destinationRules
+        self.virtualServices = virtualServices
+        self.rateLimits = rateLimits
+        trafficIndex = try TrafficIndex(httpRoutes: httpRoutes, destinationRules: destinationRules,
+                                        virtualServices: virtualServices, rateLimits: rateLimits, located: seen)
         self.resources = resources
 
         var byKey: [String: Int] = [:]

@@ -10,6 +10,11 @@ public enum Resource: Sendable, Hashable {
     case service(MeshService)
     case authorizationPolicy(AuthorizationPolicy)
     case peerAuthentication(PeerAuthentication)
+    case httpRoute(HTTPRoute)
+    case destinationRule(DestinationRule)
+    /// A VirtualService, of which Ferry reads only fault injection.
+    case virtualService(VirtualServiceFaults)
+    case rateLimit(RateLimit)
 
     /// Identity for duplicate detection and for watch updates.
     public var key: ResourceKey {
@@ -21,6 +26,10 @@ public enum Resource: Sendable, Hashable {
         case .service(let s): ResourceKey(kind: "Service", namespace: s.namespace, name: s.name)
         case .authorizationPolicy(let p): ResourceKey(kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name)
         case .peerAuthentication(let p): ResourceKey(kind: "PeerAuthentication", namespace: p.namespace, name: p.name)
+        case .httpRoute(let r): ResourceKey(kind: "HTTPRoute", namespace: r.namespace, name: r.name)
+        case .destinationRule(let r): ResourceKey(kind: "DestinationRule", namespace: r.namespace, name: r.name)
+        case .virtualService(let v): ResourceKey(kind: "VirtualService", namespace: v.namespace, name: v.name)
+        case .rateLimit(let r): ResourceKey(kind: "RateLimit", namespace: r.namespace, name: r.name)
         }
     }
 }
@@ -129,6 +138,18 @@ public enum ResourceDecoder {
         case "PeerAuthentication" where strict:
             try requireVersion(PeerAuthentication.apiVersions)
             return .peerAuthentication(try PeerAuthentication(document: document, root: root))
+        case "HTTPRoute" where strict:
+            try requireVersion(HTTPRoute.apiVersions)
+            return .httpRoute(try HTTPRoute(document: document, root: root))
+        case "DestinationRule" where strict:
+            try requireVersion(DestinationRule.apiVersions)
+            return .destinationRule(try DestinationRule(document: document, root: root))
+        case "VirtualService" where strict:
+            try requireVersion(VirtualServiceFaults.apiVersions)
+            return .virtualService(try VirtualServiceFaults(document: document, root: root))
+        case "RateLimit" where strict:
+            try requireVersion(RateLimit.apiVersions)
+            return .rateLimit(try RateLimit(document: document, root: root))
         default:
             if strict {
                 throw root.error("kind '\(kind)' of \(apiVersion) is not supported by Ferry")

@@ -61,22 +61,32 @@ public struct ServicePort: Hashable, Sendable, Codable {
         self.appProtocol = appProtocol
     }
 
-    /// HTTP when appProtocol says so, or the port name does (Istio's convention).
-    public var isHTTP: Bool {
-        if let appProtocol {
-            return ["http", "http2", "grpc", "kubernetes.io/h2c", "h2c", "grpc-web"].contains(appProtocol.lowercased())
-        }
-        guard let name = name?.lowercased() else { return false }
-        return ["http", "http2", "grpc"].contains(name)
-            || ["http-", "http2-", "grpc-"].contains(where: { name.hasPrefix($0) })
+    /// The protocol the port declares, read as Istio reads it: `appProtocol`
+    /// when set (it replaces the name, it is not a fallback), else the port
+    /// name; either way the part before the first '-' ("http-web" → "http"),
+    /// except that "grpc-web" keeps its hyphen. Lower-cased; nil when neither
+    /// is written.
+    public var declaredProtocol: String? {
+        guard let text = (appProtocol ?? name)?.lowercased(), !text.isEmpty else { return nil }
+        if text.hasPrefix("grpc-web") { return "grpc-web" }
+        if text.hasPrefix("kubernetes.io/") { return text }
+        return String(text.prefix { $0 != "-" })
     }
 
+    /// Protocols whose requests Ferry handles at L7. `kubernetes.io/ws` is
+    /// WebSocket, which starts as HTTP/1.1; `h2c` is accepted as a plain name
+    /// for `kubernetes.io/h2c`.
+    static let httpProtocols: Set<String> = ["http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c", "kubernetes.io/ws"]
+    /// HTTP protocols that need HTTP/2 upstream (cleartext, prior knowledge).
+    /// gRPC-Web is not among them: it is defined over HTTP/1.1 as well, and a
+    /// gRPC-Web server need not accept h2c.
+    static let http2Protocols: Set<String> = ["http2", "grpc", "h2c", "kubernetes.io/h2c"]
+
+    /// HTTP when appProtocol says so, or the port name does (Istio's convention).
+    public var isHTTP: Bool { declaredProtocol.map(Self.httpProtocols.contains) ?? false }
+
     /// Whether the upstream speaks HTTP/2 (h2c or gRPC).
-    public var isHTTP2: Bool {
-        if let appProtocol { return ["http2", "grpc", "kubernetes.io/h2c", "h2c"].contains(appProtocol.lowercased()) }
-        guard let name = name?.lowercased() else { return false }
-        return name == "http2" || name == "grpc" || name.hasPrefix("http2-") || name.hasPrefix("grpc-")
-    }
+    public var isHTTP2: Bool { declaredProtocol.map(Self.http2Protocols.contains) ?? false }
 
     /// The workload port this service port sends to.
     public func targetPort(on workload: Workload) -> Int? {

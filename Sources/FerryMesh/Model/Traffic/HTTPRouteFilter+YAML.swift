@@ -1,0 +1,142 @@
+/// Reading HTTPRoute `filters`. A filter's `type` names the one config block it
+/// carries; filter types Ferry does not implement are refused by name.
+extension HTTPRoute {
+    static let filterFields: Set<String> = [
+        "type", "requestHeaderModifier", "responseHeaderModifier", "urlRewrite", "requestMirror",
+        "requestRedirect", "extensionRef", "cors", "externalAuth",
+    ]
+    static let supportedFilters: [String: String] = [
+        "RequestHeaderModifier": "requestHeaderModifier", "ResponseHeaderModifier": "responseHeaderModifier",
+        "URLRewrite": "urlRewrite", "RequestMirror": "requestMirror",
+    ]
+    static let unsupportedFilters: Set<String> = ["RequestRedirect", "ExtensionRef", "CORS", "ExternalAuth"]
+
+    static func filter(_ field: YAMLField, routeNamespace: String) throws -> HTTPRouteFilter {
+        let fields = try field.fields(allowing: filterFields)
+        let type = try fields.requiredString("type", in: field)
+        guard let blockKey = supportedFilters[type] else {
+            if unsupportedFilters.contains(type) {
+                throw field.error("\(field.path).type \(type) is not supported (supported: \(supportedFilters.keys.sorted().joined(separator: ", ")))",
+                                  atKey: "type")
+            }
+            throw field.error("\(field.path).type '\(type)' is not a filter type", atKey: "type")
+        }
+        for key in fields.keys where key != "type" && key != blockKey {
+            throw field.error("\(field.path).\(key) does not belong to a filter of type \(type)", atKey: key)
+        }
+        let block = try fields.required(blockKey, in: field)
+        switch type {
+        case "RequestHeaderModifier": return .requestHeaderModifier(try headerModifier(block))
+        case "ResponseHeaderModifier": return .responseHeaderModifier(try headerModifier(block))
+        case "URLRewrite": return .urlRewrite(try urlRewrite(block))
+        default: return .requestMirror(try requestMirror(block, routeNamespace: routeNamespace))
+        }
+    }
+
+    static func headerModifier(_ field: YAMLField) throws -> HeaderModifier {
+        let fields = try field.fields(allowing: ["set", "add", "remove"])
+        func headerFields(_ key: String) throws -> [HTTPHeaderField] {
+            var seen: Set<String> = []
+            return try fields.list(key).map { item in
+                let entry = try item.fields(allowing: ["name", "value"])
+                let name = try headerName(try entry.requiredString("name", in: item), item)
+                guard seen.insert(name.lowercased()).inserted else {
+                    throw item.error("\(item.path).name '\(name)' appears twice in \(key)")
+                }
+                return HTTPHeaderField(name: name, value: try entry.string("value") ?? "")
+            }
+        }
+        var removed: Set<String> = []
+        let remove = try fields.list("remove").map { item in
+            let name = try headerName(try item.string(), item)
+            guard removed.insert(name.lowercased()).inserted else { throw item.error("\(item.path): '\(name)' appears twice in remove") }
+            return name
+        }
+        return HeaderModifier(set: try headerFields("set"), add: try headerFields("add"), remove: remove)
+    }
+
+    /// An HTTP token (RFC 9110): what a header name may hold.
+    static func headerName(_ name: String, _ field: YAMLField) throws -> String {
+        let allowed = Set("!#$%&'*+-.^_`|~")
+        guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || allowed.contains($0)) }) else {
+            throw field.error("\(field.path): '\(name)' is not a valid header name")
+        }
+        return name
+    }
+
+    static func urlRewrite(_ field: YAMLField) throws -> URLRewrite {
+        let fields = try field.fields(allowing: ["hostname", "path"])
+        var rewrite = URLRewrite()
+        if let hostField = fields["hostname"], !hostField.isNull {
+            let host = try hostname(hostField)
+            guard !host.hasPrefix("*.") else { throw hostField.error("\(hostField.path): a rewrite hostname cannot be a wildcard") }
+            rewrite.hostname = host
+        }
+        if let pathField = fields["path"], !pathField.isNull {
+            let path = try pathField.fields(allowing: ["type", "replaceFullPath", "replacePrefixMatch"])
+            let type = try path.requiredString("type", in: pathField)
+            let key: String
+            switch type {
+            case "ReplaceFullPath": key = "replaceFullPath"
+            case "ReplacePrefixMatch": key = "replacePrefixMatch"
+            default:
+                throw pathField.error("\(pathField.path).type '\(type)' is not one of ReplaceFullPath, ReplacePrefixMatch", atKey: "type")
+            }
+            let value = try path.string(key) ?? "/"
+            guard value.hasPrefix("/") else {
+                throw (path[key] ?? pathField).error("\(pathField.path).\(key) '\(value)' must start with '/'")
+            }
+            rewrite.path = key == "replaceFullPath" ? .replaceFullPath(value) : .replacePrefixMatch(value)
+        }
+        return rewrite
+    }
+
+    static func requestMirror(_ field: YAMLField, routeNamespace: String) throws -> RequestMirror {
+        let fields = try field.fields(allowing: ["backendRef", "percent", "fraction"])
+        let refField = try fields.required("backendRef", in: field)
+        let ref = try refField.fields(allowing: backendRefFields.subtracting(["weight", "filters"]))
+        let (service, port) = try serviceReference(refField, fields: ref, routeNamespace: routeNamespace)
+        var fraction = 1.0
+        if fields["percent"] != nil && fields["fraction"] != nil {
+            throw field.error("\(field.path): write percent or fraction, not both")
+        }
+        if let percent = try fields.int("percent", in: 0...100) { fraction = Double(percent) / 100 }
+        if let fractionField = fields["fraction"] {
+            let parts = try fractionField.fields(allowing: ["numerator", "denominator"])
+            guard let numerator = try parts.int("numerator", in: 0...Int(Int32.max)) else {
+                throw fractionField.error("\(fractionField.path).numerator is required")
+            }
+            let denominator = try parts.int("denominator", in: 1...Int(Int32.max)) ?? 100
+            guard numerator <= denominator else {
+                throw fractionField.error("\(fractionField.path): numerator must not exceed denominator")
+            }
+            fraction = Double(numerator) / Double(denominator)
+        }
+        return RequestMirror(service: service, port: port, fraction: fraction)
+    }
+
+    /// At most one of each modifier per rule, and ReplacePrefixMatch only where
+    /// every match is a PathPrefix (there is no matched prefix to replace otherwise).
+    static func checkFilters(_ filters: [HTTPRouteFilter], matches: [HTTPRouteMatch], in rule: YAMLField,
+                             filtersField: YAMLField?) throws {
+        var seen: Set<String> = []
+        for (index, filter) in filters.enumerated() {
+            let item = try filtersField?.list()[index] ?? rule
+            let kind: String
+            switch filter {
+            case .requestHeaderModifier: kind = "RequestHeaderModifier"
+            case .responseHeaderModifier: kind = "ResponseHeaderModifier"
+            case .urlRewrite(let rewrite):
+                kind = "URLRewrite"
+                if case .replacePrefixMatch = rewrite.path {
+                    let prefixOnly = matches.allSatisfy { if case .prefix = $0.path { true } else { false } }
+                    guard prefixOnly else {
+                        throw item.error("\(item.path): ReplacePrefixMatch needs every match of the rule to be a PathPrefix")
+                    }
+                }
+            case .requestMirror: continue
+            }
+            guard seen.insert(kind).inserted else { throw item.error("\(item.path): \(kind) appears twice in one rule") }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/// The HTTPRoute filters Ferry applies. RequestRedirect, ExtensionRef, CORS and
+/// ExternalAuth are refused when read.
+public enum HTTPRouteFilter: Hashable, Sendable {
+    case requestHeaderModifier(HeaderModifier)
+    case responseHeaderModifier(HeaderModifier)
+    case urlRewrite(URLRewrite)
+    case requestMirror(RequestMirror)
+}
+
+/// One header line: a name (compared without regard to case) and a value.
+public struct HTTPHeaderField: Hashable, Sendable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Header edits. Applied as Envoy applies them: removals, then `set`
+/// (replacing every value of the name), then `add` (one more line).
+public struct HeaderModifier: Hashable, Sendable {
+    public var set: [HTTPHeaderField]
+    public var add: [HTTPHeaderField]
+    /// Names, lower-cased.
+    public var remove: [String]
+
+    public init(set: [HTTPHeaderField] = [], add: [HTTPHeaderField] = [], remove: [String] = []) {
+        self.set = set
+        self.add = add
+        self.remove = remove.map { $0.lowercased() }
+    }
+
+    public func apply(to headers: inout [HTTPHeaderField]) {
+        let replaced = Set(remove + set.map { $0.name.lowercased() })
+        headers.removeAll { replaced.contains($0.name.lowercased()) }
+        headers += set
+        headers += add
+    }
+}
+
+public struct URLRewrite: Hashable, Sendable {
+    public enum PathModifier: Hashable, Sendable {
+        /// The whole path (the query is kept).
+        case replaceFullPath(String)
+        /// Only the part the rule's PathPrefix matched; the rest is kept.
+        case replacePrefixMatch(String)
+    }
+
+    /// Replaces the Host / :authority sent upstream.
+    public var hostname: String?
+    public var path: PathModifier?
+
+    public init(hostname: String? = nil, path: PathModifier? = nil) {
+        self.hostname = hostname
+        self.path = path
+    }
+}
+
+/// Copies requests to another Service port; the mirror's answers are dropped.
+public struct RequestMirror: Hashable, Sendable {
+    public var service: ServiceName
+    public var port: Int
+    /// 0...1: the share of requests that are copied (1 when not written).
+    public var fraction: Double
+
+    public init(service: ServiceName, port: Int, fraction: Double = 1) {
+        self.service = service
+        self.port = port
+        self.fraction = fraction
+    }
+}

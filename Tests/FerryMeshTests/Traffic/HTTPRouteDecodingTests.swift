@@ -1,0 +1,242 @@
+import FerryMesh
+import Testing
+
+@Suite struct HTTPRouteDecodingTests {
+    static func route(_ yaml: String) throws -> HTTPRoute {
+        guard case .httpRoute(let route) = try decodeOne(yaml) else { throw ResourceError(file: "", line: 0, message: "not an HTTPRoute") }
+        return route
+    }
+
+    @Test func everyFieldIsReadAndTyped() throws {
+        let route = try Self.route("""
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: reviews, namespace: demo, creationTimestamp: "2026-01-02T03:04:05Z"}
+        spec:
+          parentRefs:
+          - {group: "", kind: Service, name: reviews, port: 9080}
+          - {group: core, kind: Service, name: ratings, namespace: other, sectionName: http}
+          hostnames: ["Reviews.example.com", "*.example.com"]
+          rules:
+          - name: canary
+            matches:
+            - path: {type: PathPrefix, value: /api/}
+              headers:
+              - {name: X-Canary, value: "yes"}
+              - {name: user, type: RegularExpression, value: "a.*"}
+              queryParams:
+              - {name: Debug, value: "1"}
+              method: POST
+            - path: {type: Exact, value: /healthz}
+            - path: {type: RegularExpression, value: "/v[0-9]+/.*"}
+            filters:
+            - type: RequestHeaderModifier
+              requestHeaderModifier:
+                set: [{name: X-Env, value: canary}]
+                add: [{name: X-Trace, value: "1"}]
+                remove: [X-Debug]
+            - type: ResponseHeaderModifier
+              responseHeaderModifier: {remove: [Server]}
+            - type: URLRewrite
+              urlRewrite: {hostname: reviews.internal, path: {type: ReplaceFullPath, replaceFullPath: /v2}}
+            - type: RequestMirror
+              requestMirror: {backendRef: {name: shadow, port: 80}, percent: 25}
+            - type: RequestMirror
+              requestMirror: {backendRef: {name: shadow2, port: 80}, fraction: {numerator: 1, denominator: 8}}
+            backendRefs:
+            - {name: reviews-v2, port: 9080, weight: 90}
+            - {name: reviews-v3, port: 9080}
+            timeouts: {request: 10s, backendRequest: 500ms}
+            retry: {codes: [500, 503], attempts: 3, backoff: 100ms}
+          - backendRefs:
+            - {name: reviews-v1, port: 9080, weight: 0}
+            timeouts: {request: 0s}
+        """)
+        #expect(route.key == "demo/reviews")
+        #expect(route.creationTimestamp == "2026-01-02T03:04:05Z")
+        #expect(route.parentRefs == [
+            HTTPRoute.ParentRef(service: ServiceName(name: "reviews", namespace: "demo"), port: 9080),
+            HTTPRoute.ParentRef(service: ServiceName(name: "ratings", namespace: "other"), sectionName: "http"),
+        ])
+        #expect(route.hostnames == ["reviews.example.com", "*.example.com"])
+        let rule = try #require(route.rules.first)
+        #expect(rule.name == "canary")
+        #expect(rule.matches.count == 3)
+        let first = rule.matches[0]
+        #expect(first.path == .prefix("/api"))
+        #expect(first.headers.map(\.name) == ["x-canary", "user"])
+        #expect(first.headers[0].value == .exact("yes"))
+        #expect(first.headers[1].value == .regularExpression(try CompiledRegex("a.*")))
+        #expect(first.queryParams == [NamedValueMatch(name: "Debug", value: .exact("1"))])
+        #expect(first.method == "POST")
+        #expect(rule.matches[1].path == .exact("/healthz"))
+        guard case .regularExpression(let regex) = rule.matches[2].path else { Issue.record("not a regex"); return }
+        #expect(regex.wholeMatch("/v12/items"))
+        #expect(!regex.wholeMatch("/v/items"))
+        #expect(rule.filters == [
+            .requestHeaderModifier(HeaderModifier(set: [HTTPHeaderField(name: "X-Env", value: "canary")],
+                                                  add: [HTTPHeaderField(name: "X-Trace", value: "1")], remove: ["x-debug"])),
+            .responseHeaderModifier(HeaderModifier(remove: ["server"])),
+            .urlRewrite(URLRewrite(hostname: "reviews.internal", path: .replaceFullPath("/v2"))),
+            .requestMirror(RequestMirror(service: ServiceName(name: "shadow", namespace: "demo"), port: 80, fraction: 0.25)),
+            .requestMirror(RequestMirror(service: ServiceName(name: "shadow2", namespace: "demo"), port: 80, fraction: 0.125)),
+        ])
+        #expect(rule.backendRefs == [
+            HTTPRoute.BackendRef(service: ServiceName(name: "reviews-v2", namespace: "demo"), port: 9080, weight: 90),
+            HTTPRoute.BackendRef(service: ServiceName(name: "reviews-v3", namespace: "demo"), port: 9080, weight: 1),
+        ])
+        #expect(rule.timeouts == HTTPRoute.Timeouts(request: .seconds(10), backendRequest: .milliseconds(500)))
+        #expect(rule.retry == HTTPRoute.Retry(codes: [500, 503], attempts: 3, backoff: .milliseconds(100)))
+        let second = route.rules[1]
+        #expect(second.matches == [HTTPRouteMatch()], "no matches is one match of every path")
+        #expect(second.backendRefs.first?.weight == 0)
+        #expect(second.timeouts.request == nil, "0s disables the timeout")
+        #expect(second.retry == nil)
+    }
+
+    @Test(arguments: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"])
+    func bothVersionsAndTheDefaults(apiVersion: String) throws {
+        let route = try Self.route("""
+        apiVersion: \(apiVersion)
+        kind: HTTPRoute
+        metadata: {name: echo}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: echo}]
+          rules:
+          - matches:
+            - headers: [{name: x, value: y}]
+        """)
+        #expect(route.namespace == "default")
+        #expect(route.parentRefs.first?.service.key == "default/echo")
+        #expect(route.rules.first?.matches.first?.path == .prefix(""), "the path defaults to PathPrefix /")
+        #expect(route.rules.first?.backendRefs.isEmpty == true)
+    }
+
+    static let parent = "  parentRefs: [{group: \"\", kind: Service, name: echo}]\n"
+
+    static let rejections: [Rejection] = [
+        Rejection(name: "unknown spec field", spec: parent + "  rulez: []\n", line: 6, message: "unknown field 'rulez' in spec"),
+        Rejection(name: "unknown match field", spec: parent + "  rules:\n  - matches:\n    - pathh: {value: /}\n", line: 8,
+                  message: "unknown field 'pathh' in spec.rules[0].matches[0]"),
+        Rejection(name: "bad path regex", spec: parent + "  rules:\n  - matches:\n    - path: {type: RegularExpression, value: \"/a([\"}\n",
+                  line: 8, message: "'/a([' is not a valid regular expression"),
+        Rejection(name: "bad header regex", spec: parent + """
+              rules:
+              - matches:
+                - headers:
+                  - name: x
+                    type: RegularExpression
+                    value: "*"
+
+            """, line: 11, message: "spec.rules[0].matches[0].headers[0].value: '*' is not a valid regular expression"),
+        Rejection(name: "bad duration", spec: parent + "  rules:\n  - timeouts: {request: 10}\n", line: 7,
+                  message: "'10' is not a Gateway API duration"),
+        Rejection(name: "Go-style duration", spec: parent + "  rules:\n  - timeouts:\n      backendRequest: 1.5s\n", line: 8,
+                  message: "spec.rules[0].timeouts.backendRequest: '1.5s' is not a Gateway API duration"),
+        Rejection(name: "wrong apiVersion", spec: parent, line: 1,
+                  message: "apiVersion 'gateway.networking.k8s.io/v1alpha2'; expected gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1",
+                  apiVersion: "gateway.networking.k8s.io/v1alpha2"),
+        Rejection(name: "unsupported filter", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestRedirect
+                  requestRedirect: {scheme: https}
+
+            """, line: 8, message: "type RequestRedirect is not supported"),
+        Rejection(name: "unknown filter type", spec: parent + "  rules:\n  - filters:\n    - {type: Rewrite}\n", line: 8,
+                  message: "'Rewrite' is not a filter type"),
+        Rejection(name: "filter block of another type", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestHeaderModifier
+                  urlRewrite: {hostname: a}
+
+            """, line: 9, message: "urlRewrite does not belong to a filter of type RequestHeaderModifier"),
+        Rejection(name: "parentRef to a Gateway", spec: "  parentRefs:\n  - name: gw\n", line: 6,
+                  message: "kind 'Gateway' is not supported"),
+        Rejection(name: "parentRef of another kind", spec: "  parentRefs:\n  - group: \"\"\n    kind: Pod\n    name: p\n", line: 7,
+                  message: "kind 'Pod' is not supported"),
+        Rejection(name: "Service parentRef without the core group", spec: "  parentRefs:\n  - {kind: Service, name: echo}\n", line: 6,
+                  message: "group 'gateway.networking.k8s.io' is not the core group"),
+        Rejection(name: "no parentRefs", spec: "  rules: []\n", line: 5, message: "spec.parentRefs is required"),
+        Rejection(name: "backend in another namespace", spec: parent + "  rules:\n  - backendRefs:\n    - {name: b, namespace: other, port: 80}\n",
+                  line: 8, message: "needs a ReferenceGrant"),
+        Rejection(name: "backend without a port", spec: parent + "  rules:\n  - backendRefs:\n    - {name: b}\n", line: 8,
+                  message: "spec.rules[0].backendRefs[0].port is required"),
+        Rejection(name: "backend of another kind", spec: parent + """
+              rules:
+              - backendRefs:
+                - {group: multicluster.x-k8s.io, kind: ServiceImport, name: b, port: 80}
+
+            """, line: 8, message: "backend kind 'ServiceImport' of group 'multicluster.x-k8s.io' is not supported"),
+        Rejection(name: "backend filters", spec: parent + """
+              rules:
+              - backendRefs:
+                - name: b
+                  port: 80
+                  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}]
+
+            """, line: 10, message: "filters is not supported"),
+        Rejection(name: "weight out of range", spec: parent + "  rules:\n  - backendRefs:\n    - {name: b, port: 80, weight: -1}\n", line: 8,
+                  message: "weight: -1 is out of range (0-1000000)"),
+        Rejection(name: "header matched twice", spec: parent + """
+              rules:
+              - matches:
+                - headers:
+                  - {name: X-A, value: "1"}
+                  - {name: x-a, value: "2"}
+
+            """, line: 10, message: "name 'x-a' is matched twice"),
+        Rejection(name: "ReplacePrefixMatch with an Exact match", spec: parent + """
+              rules:
+              - matches:
+                - path: {type: Exact, value: /a}
+                filters:
+                - type: URLRewrite
+                  urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}
+
+            """, line: 10, message: "ReplacePrefixMatch needs every match of the rule to be a PathPrefix"),
+        Rejection(name: "two URLRewrites", spec: parent + """
+              rules:
+              - filters:
+                - {type: URLRewrite, urlRewrite: {hostname: a}}
+                - {type: URLRewrite, urlRewrite: {hostname: b}}
+
+            """, line: 9, message: "URLRewrite appears twice"),
+        Rejection(name: "backendRequest longer than request", spec: parent + "  rules:\n  - timeouts: {request: 1s, backendRequest: 2s}\n",
+                  line: 7, message: "backendRequest must not be longer than request"),
+        Rejection(name: "retry code outside 400-599", spec: parent + "  rules:\n  - retry: {codes: [302]}\n", line: 7,
+                  message: "codes[0]: 302 is out of range (400-599)"),
+        Rejection(name: "bad retry backoff", spec: parent + "  rules:\n  - retry: {backoff: fast}\n", line: 7,
+                  message: "'fast' is not a Gateway API duration"),
+        Rejection(name: "unknown method", spec: parent + "  rules:\n  - matches:\n    - method: FETCH\n", line: 8,
+                  message: "method 'FETCH' is not one of"),
+        Rejection(name: "path not starting with /", spec: parent + "  rules:\n  - matches:\n    - path: {type: Exact, value: api}\n",
+                  line: 8, message: "value 'api' must start with '/'"),
+        Rejection(name: "unknown path type", spec: parent + "  rules:\n  - matches:\n    - path: {type: Prefix, value: /}\n",
+                  line: 8, message: "type 'Prefix' is not one of Exact, PathPrefix, RegularExpression"),
+        Rejection(name: "sessionPersistence", spec: parent + "  rules:\n  - sessionPersistence: {sessionName: s}\n", line: 7,
+                  message: "sessionPersistence is not supported"),
+        Rejection(name: "bad hostname", spec: parent + "  hostnames: [\"10.0.0.1\"]\n", line: 6, message: "'10.0.0.1' is not a hostname"),
+        Rejection(name: "bad header name to set", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestHeaderModifier
+                  requestHeaderModifier:
+                    set: [{name: "bad header", value: x}]
+
+            """, line: 10, message: "'bad header' is not a valid header name"),
+        Rejection(name: "mirror percent and fraction", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestMirror
+                  requestMirror: {backendRef: {name: s, port: 80}, percent: 5, fraction: {numerator: 1}}
+
+            """, line: 9, message: "write percent or fraction, not both"),
+    ]
+
+    @Test(arguments: rejections)
+    func rejectedWithFileAndLine(_ rejection: Rejection) throws {
+        try rejection.check(kind: "HTTPRoute", apiVersion: "gateway.networking.k8s.io/v1")
+    }
+}

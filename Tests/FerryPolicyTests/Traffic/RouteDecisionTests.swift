@@ -1,0 +1,187 @@
+import FerryMesh
+import FerryPolicy
+import Testing
+
+/// What a matched rule turns into: backends by weight, filters, timeouts, retries.
+@Suite struct RouteDecisionTests {
+    @Test func aNinetyTenSplitHoldsWithinOnePercentOverManyPicks() throws {
+        let table = try Bookinfo.table(Bookinfo.route("split", rules: """
+          - backendRefs:
+            - {name: reviews-v1, port: 9080, weight: 90}
+            - {name: reviews-v2, port: 9080, weight: 10}
+        """))
+        var rng = SeededGenerator(seed: 42)
+        var counts: [String: Int] = [:]
+        let picks = 100_000
+        for _ in 0..<picks {
+            let decision = table.route(request("/"), service: table.service("reviews"), port: 9080, using: &rng)
+            counts[decision?.backend?.service.name ?? "none", default: 0] += 1
+        }
+        #expect(Set(counts.keys) == ["reviews-v1", "reviews-v2"])
+        let v2Share = Double(counts["reviews-v2"]!) / Double(picks)
+        #expect(abs(v2Share - 0.10) <= 0.01, "v2 got \(v2Share)")
+    }
+
+    @Test func aHeaderMatchedCanaryTakesExactlyTheMarkedRequests() throws {
+        let table = try Bookinfo.table(Bookinfo.route("canary", rules: """
+          - matches:
+            - headers: [{name: x-canary, value: "true"}]
+            backendRefs: [{name: reviews-v2, port: 9080}]
+          - backendRefs: [{name: reviews-v1, port: 9080}]
+        """))
+        for seed in 0..<200 as Range<UInt64> {
+            let marked = seed % 2 == 0
+            let headers = marked ? ["x-canary": "true"] : ["x-canary": "false"]
+            let decision = table.decide(request("/reviews/\(seed)", headers: headers), seed: seed)
+            #expect(decision?.backend?.service.name == (marked ? "reviews-v2" : "reviews-v1"))
+        }
+    }
+
+    @Test func weightZeroOrAMissingBackendIsA500() throws {
+        let table = try Bookinfo.table(Bookinfo.route("broken", rules: """
+          - matches: [{path: {value: /zero}}]
+            backendRefs: [{name: reviews-v1, port: 9080, weight: 0}]
+          - matches: [{path: {value: /missing}}]
+            backendRefs: [{name: reviews-v9, port: 9080}]
+          - matches: [{path: {value: /wrong-port}}]
+            backendRefs: [{name: reviews-v1, port: 1234}]
+        """))
+        #expect(table.decide(request("/zero"))?.action == .respond(status: 500, reason: "every backend of the rule has weight 0"))
+        #expect(table.decide(request("/missing"))?.action == .respond(status: 500, reason: "backend Service demo/reviews-v9 port 9080 does not exist"))
+        #expect(table.decide(request("/wrong-port"))?.action == .respond(status: 500, reason: "backend Service demo/reviews-v1 port 1234 does not exist"))
+    }
+
+    @Test func filtersTimeoutsAndRetryAreCarriedOut() throws {
+        let table = try Bookinfo.table(Bookinfo.route("full", rules: """
+          - matches: [{path: {type: PathPrefix, value: /api/v1}}]
+            filters:
+            - type: RequestHeaderModifier
+              requestHeaderModifier: {set: [{name: x-version, value: v2}], remove: [x-debug]}
+            - type: ResponseHeaderModifier
+              responseHeaderModifier: {add: [{name: x-served-by, value: ferry}]}
+            - type: URLRewrite
+              urlRewrite: {hostname: reviews.internal, path: {type: ReplacePrefixMatch, replacePrefixMatch: /v2}}
+            backendRefs: [{name: reviews-v2, port: 9080}]
+            timeouts: {request: 3s, backendRequest: 1s}
+            retry: {codes: [503], attempts: 4, backoff: 50ms}
+        """))
+        let decision = try #require(table.decide(request("/api/v1/items?page=2", authority: "reviews:9080")))
+        #expect(decision.path == "/v2/items?page=2")
+        #expect(decision.authority == "reviews.internal")
+        #expect(decision.requestHeaders == HeaderModifier(set: [HTTPHeaderField(name: "x-version", value: "v2")], remove: ["x-debug"]))
+        #expect(decision.responseHeaders == HeaderModifier(add: [HTTPHeaderField(name: "x-served-by", value: "ferry")]))
+        #expect(decision.timeouts == HTTPRoute.Timeouts(request: .seconds(3), backendRequest: .seconds(1)))
+        #expect(decision.retry == RetryPolicy(attempts: 4, codes: [503], backoff: .milliseconds(50)))
+    }
+
+    struct Rewrite: Sendable {
+        var prefix: String
+        var path: String
+        var replacement: String
+        var expected: String
+    }
+
+    /// Gateway API's ReplacePrefixMatch examples: whole segments are replaced.
+    @Test(arguments: [
+        Rewrite(prefix: "/foo/bar", path: "/foo/bar/baz", replacement: "/xyz", expected: "/xyz/baz"),
+        Rewrite(prefix: "/foo", path: "/foo/bar", replacement: "/xyz/", expected: "/xyz/bar"),
+        Rewrite(prefix: "/foo/", path: "/foo/bar", replacement: "/xyz", expected: "/xyz/bar"),
+        Rewrite(prefix: "/foo", path: "/foo", replacement: "/xyz", expected: "/xyz"),
+        Rewrite(prefix: "/foo", path: "/foo/", replacement: "/xyz", expected: "/xyz/"),
+        Rewrite(prefix: "/foo", path: "/foo/bar", replacement: "/", expected: "/bar"),
+        Rewrite(prefix: "/foo", path: "/foo", replacement: "/", expected: "/"),
+        Rewrite(prefix: "/", path: "/foo", replacement: "/xyz", expected: "/xyz/foo"),
+        Rewrite(prefix: "/foo", path: "/foo/bar?q=/foo", replacement: "/xyz", expected: "/xyz/bar?q=/foo"),
+    ])
+    func replacePrefixMatch(_ c: Rewrite) throws {
+        let table = try Bookinfo.table(Bookinfo.route("rewrite", rules: """
+          - matches: [{path: {type: PathPrefix, value: "\(c.prefix)"}}]
+            filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: "\(c.replacement)"}}}]
+        """))
+        #expect(table.decide(request(c.path))?.path == c.expected)
+    }
+
+    @Test func replaceFullPathKeepsTheQuery() throws {
+        let table = try Bookinfo.table(Bookinfo.route("rewrite", rules: """
+          - filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /health}}}]
+        """))
+        #expect(table.decide(request("/a/b/c?verbose=1"))?.path == "/health?verbose=1")
+        #expect(table.decide(request("/a"))?.path == "/health")
+    }
+
+    @Test func mirrorsAreSampledAtTheirFraction() throws {
+        let table = try Bookinfo.table(Bookinfo.route("mirror", rules: """
+          - filters:
+            - {type: RequestMirror, requestMirror: {backendRef: {name: shadow, port: 9080}, percent: 25}}
+            - {type: RequestMirror, requestMirror: {backendRef: {name: ratings, port: 9080}}}
+            - {type: RequestMirror, requestMirror: {backendRef: {name: gone, port: 9080}}}
+        """))
+        var rng = SeededGenerator(seed: 7)
+        var shadowed = 0
+        let requests = 40_000
+        for _ in 0..<requests {
+            let mirrors = table.route(request("/"), service: table.service("reviews"), port: 9080, using: &rng)?.mirrors ?? []
+            #expect(mirrors.contains { $0.service.name == "ratings" }, "an unsampled mirror always copies")
+            #expect(!mirrors.contains { $0.service.name == "gone" }, "a mirror to a missing Service is skipped")
+            if mirrors.contains(where: { $0.service.name == "shadow" }) { shadowed += 1 }
+        }
+        #expect(abs(Double(shadowed) / Double(requests) - 0.25) <= 0.01)
+    }
+
+    @Test func theBackendCarriesItsDestinationRule() throws {
+        let table = try Bookinfo.table(Bookinfo.route("r", rules: "  - backendRefs: [{name: reviews-v2, port: 9080}]\n") + """
+
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: v2, namespace: demo}
+        spec:
+          host: reviews-v2
+          trafficPolicy:
+            loadBalancer: {simple: ROUND_ROBIN}
+            outlierDetection: {consecutive5xxErrors: 3}
+        """)
+        let policy = try #require(table.decide(request("/"))?.backend?.policy)
+        #expect(policy.destinationRule == "demo/v2")
+        #expect(policy.loadBalancer == .roundRobin)
+        #expect(policy.outlierDetection?.consecutive5xxErrors == 3)
+        #expect(policy.connectionPool == ConnectionPoolSettings())
+    }
+
+    @Test func headerModifiersRemoveThenSetThenAdd() {
+        var headers = [
+            HTTPHeaderField(name: "X-Debug", value: "1"), HTTPHeaderField(name: "x-version", value: "v1"),
+            HTTPHeaderField(name: "X-Version", value: "v1b"), HTTPHeaderField(name: "accept", value: "*/*"),
+        ]
+        HeaderModifier(set: [HTTPHeaderField(name: "X-Version", value: "v2")], add: [HTTPHeaderField(name: "Accept", value: "text/plain")],
+                       remove: ["x-debug"]).apply(to: &headers)
+        #expect(headers == [
+            HTTPHeaderField(name: "accept", value: "*/*"), HTTPHeaderField(name: "X-Version", value: "v2"),
+            HTTPHeaderField(name: "Accept", value: "text/plain"),
+        ])
+    }
+
+    @Test func requestInfoReadsHostAndQuery() {
+        #expect(request("/", authority: "Reviews.Demo:9080").host == "reviews.demo")
+        #expect(request("/", authority: "[2001:db8::1]:80").host == "[2001:db8::1]")
+        #expect(request("/", authority: "2001:db8::1").host == "2001:db8::1")
+        let info = request("/p?a=1&b&a=2&c=x=y")
+        #expect(info.pathWithoutQuery == "/p")
+        #expect(info.queryParameter("a") == "1", "the first value counts")
+        #expect(info.queryParameter("b") == "")
+        #expect(info.queryParameter("c") == "x=y")
+        #expect(info.queryParameter("d") == nil)
+        #expect(request("/p").query == nil)
+    }
+
+    @Test func theCacheBuildsOncePerGeneration() throws {
+        let cache = HTTPRouteTableCache()
+        let first = try meshState(Bookinfo.yaml, generation: 1)
+        let second = try meshState(Bookinfo.yaml + "\n---\n" + Bookinfo.route("r", rules: "  - backendRefs: [{name: reviews-v1, port: 9080}]\n"),
+                                   generation: 2)
+        #expect(cache.table(for: first).generation == 1)
+        #expect(cache.table(for: second).generation == 2)
+        #expect(cache.table(for: second).decide(request("/"))?.route == "demo/r")
+        #expect(cache.table(for: first).generation == 1, "an older snapshot still gets its own table")
+    }
+}
