@@ -10,6 +10,10 @@ import socket
 class Echo(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ferry-demo-echo"
+    # One write per response, no Nagle: otherwise headers and body leave as two
+    # segments and a keep-alive peer's delayed ACK holds the second for 40 ms.
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def answer(self):
         length = int(self.headers.get("content-length") or 0)

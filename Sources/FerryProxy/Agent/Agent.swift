@@ -47,6 +47,7 @@ public enum Agent {
         if let identity {
             let pool = HBONEPool(group: dataGroup, security: identity.security, logger: logger)
             context.hbonePool = pool
+            context.l7 = L7Proxy(context: context, metrics: HTTPMetrics(registry: registry))
             meshServices = [
                 identity.certificates,
                 HBONEServer(context: context, group: dataGroup, security: identity.security, port: configuration.hbonePort),

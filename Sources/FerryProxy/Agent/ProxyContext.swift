@@ -17,6 +17,8 @@ public struct ProxyContext: Sendable {
     public var upstreamConnectTimeout: TimeAmount = .seconds(5)
     /// Outbound HBONE connections; nil when the agent has no identity (no CA).
     public var hbonePool: HBONEPool?
+    /// HTTP traffic management; nil when the agent has no identity.
+    var l7: L7Proxy?
     /// AuthorizationPolicy and PeerAuthentication, compiled once per state generation.
     public let policies: SecurityPolicyCache
     public let policyMetrics: PolicyMetrics

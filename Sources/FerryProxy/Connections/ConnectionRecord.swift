@@ -15,6 +15,8 @@ public enum RouteKind: String, Sendable, Codable {
     case hbone
     /// Arrived over HBONE (or plaintext) for a workload on this node.
     case inbound
+    /// Requests to an HTTP Service port, routed one by one (L7).
+    case http
 }
 
 /// One connection ferryd is carrying: what the admin API lists, what policy

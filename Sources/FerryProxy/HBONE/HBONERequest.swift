@@ -11,6 +11,9 @@ struct HBONERequest: Sendable, Equatable {
     var forwardedFor: IPAddress?
     var trace: TraceContext?
     var baggage: [String: String]
+    /// Set by an agent that already applied the destination's L7 policy to the
+    /// requests this stream carries (it acts as the destination's waypoint).
+    var l7Checked = false
 
     init(authority: IPEndpoint, forwardedFor: IPAddress? = nil, trace: TraceContext? = nil, baggage: [String: String] = [:]) {
         self.authority = authority
@@ -18,6 +21,8 @@ struct HBONERequest: Sendable, Equatable {
         self.trace = trace
         self.baggage = baggage
     }
+
+    static let l7Header = "ferry-l7"
 
     /// Baggage describing a source workload (ztunnel's keys).
     static func baggage(for workload: Workload) -> [String: String] {
@@ -38,6 +43,7 @@ struct HBONERequest: Sendable, Equatable {
             headers.add(name: "forwarded", value: forwardedFor.isIPv4 ? "for=\(forwardedFor)" : "for=\"[\(forwardedFor)]\"")
         }
         if let trace { headers.add(name: "traceparent", value: trace.traceparent) }
+        if l7Checked { headers.add(name: Self.l7Header, value: "checked") }
         if !baggage.isEmpty {
             headers.add(name: "baggage", value: baggage.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
         }
@@ -74,6 +80,7 @@ struct HBONERequest: Sendable, Equatable {
         request.trace = headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:))
         if let forwarded = headers.first(name: "forwarded") { request.forwardedFor = Self.forwardedFor(forwarded) }
         if let baggage = headers.first(name: "baggage") { request.baggage = Self.parseBaggage(baggage) }
+        request.l7Checked = headers.first(name: Self.l7Header) == "checked"
         return .success(request)
     }
 

@@ -45,7 +45,7 @@ enum InboundConnector {
     }
 
     static func open(target: IPEndpoint, peer: InboundPeer, on eventLoop: EventLoop, context: ProxyContext,
-                     sharingCountsWith outbound: ConnectionRecord? = nil) -> EventLoopFuture<Opened> {
+                     sharingCountsWith outbound: ConnectionRecord? = nil, authorize: Bool = true) -> EventLoopFuture<Opened> {
         let state = context.store.state
         var labels = TrafficLabels(reporter: .destination)
         labels.securityPolicy = peer.securityPolicy
@@ -62,7 +62,8 @@ enum InboundConnector {
         labels.describeDestination(workload, service: nil, state: state)
 
         let request = InboundAuthorization.request(destination: workload, target: target, peer: peer)
-        let decision = InboundAuthorization.decide(request, state: state, context: context)
+        let decision = authorize ? InboundAuthorization.decide(request, state: state, context: context)
+            : AuthorizationDecision(allowed: true, cause: .noAllowPolicy)
         guard decision.allowed else {
             labels.responseFlags = .deny
             context.connections.failed(labels)
@@ -76,7 +77,7 @@ enum InboundConnector {
             sourceWorkload: peer.workloadNamespace.flatMap { ns in peer.workloadName.map { "\(ns)/\($0)" } },
             destinationWorkload: workload.key, sourceIdentity: peer.identity?.uri,
             destinationIdentity: workload.identity(trustDomain: state.config.trustDomain).uri, labels: labels,
-            authorization: request, sharingCountsWith: outbound
+            authorization: authorize ? request : nil, sharingCountsWith: outbound
         )
         return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
             .flatMapErrorThrowing { error in

@@ -41,6 +41,22 @@ enum OutboundConnection {
             )
         }
 
+        // An HTTP Service port: requests, not bytes.
+        if let l7 = context.l7, let source, let sourceIdentity,
+           let (service, port) = L7Ports.httpServicePort(origin.destination, in: state) {
+            labels.securityPolicy = .mutualTLS
+            labels.destinationService = service.hostname()
+            labels.destinationServiceName = service.name
+            labels.destinationServiceNamespace = service.namespace
+            let caller = L7Proxy.Caller(
+                source: source, identity: sourceIdentity, service: service, port: port,
+                record: record(route: .http, upstream: origin.destination, destination: nil, labels: labels),
+                eventLoop: channel.eventLoop, http2: false
+            )
+            L7Downstream.start(channel, caller: caller, proxy: l7, context: context)
+            return
+        }
+
         switch context.router.route(origin.destination, in: state, balancer: context.balancer) {
         case .passthrough(let address):
             labels.destinationService = address.ip.description

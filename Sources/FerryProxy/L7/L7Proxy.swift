@@ -1,0 +1,346 @@
+import FerryMesh
+import FerryPolicy
+import FerryTelemetry
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// HTTP traffic management in the agent that captured the connection: it acts
+/// as the destination's waypoint. Per request, in this order: fault injection,
+/// HTTPRoute (match, weighted backend, filters), circuit breaking, endpoint
+/// choice (DestinationRule load balancing, outlier ejection), the destination's
+/// L7 AuthorizationPolicy and rate limit, the exchange with per-try timeout and
+/// retries under a budget, the overall timeout, mirrors, then Istio request
+/// metrics and one access-log line.
+final class L7Proxy: Sendable {
+    typealias Instant = ContinuousClock.Instant
+
+    let context: ProxyContext
+    let upstreams: UpstreamPool
+    let metrics: HTTPMetrics
+    private let routes = HTTPRouteTableCache()
+    private let balancer = EndpointBalancer()
+    private let inFlight = InFlightRequests()
+    private let breakers = PerDestination<CircuitBreaker>()
+    private let detectors = PerDestination<OutlierDetector<Instant>>()
+    private let budgets = PerDestination<RetryBudget<Instant>>()
+    private let rateLimiter = LocalRateLimiter<Instant>()
+
+    init(context: ProxyContext, metrics: HTTPMetrics) {
+        self.context = context
+        self.metrics = metrics
+        upstreams = UpstreamPool(context: context)
+    }
+
+    /// Who is asking, and for what.
+    struct Caller: Sendable {
+        var source: Workload
+        var identity: SpiffeID
+        var service: MeshService
+        var port: ServicePort
+        var record: ConnectionRecord
+        var eventLoop: EventLoop
+        var http2: Bool
+    }
+
+    /// What happened to a request, for metrics and the access log.
+    struct Outcome: Sendable {
+        var flags: ResponseFlags = .none
+        var upstream: String = "-"
+        var destination: Workload?
+        var policy: String?
+    }
+
+    func handle(_ request: ProxiedRequest, caller: Caller) async -> ProxiedResponse {
+        let started = ContinuousClock.now
+        let startedAt = Date()
+        var outcome = Outcome()
+        let trace = (request.head.headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:)) ?? .fresh()).child()
+        var response = await route(request, caller: caller, trace: trace, outcome: &outcome)
+        response.head.headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
+        report(request, response: response, caller: caller, outcome: outcome, trace: trace,
+               started: started, startedAt: startedAt)
+        return response
+    }
+
+    private func route(_ request: ProxiedRequest, caller: Caller, trace: TraceContext, outcome: inout Outcome) async -> ProxiedResponse {
+        let state = context.store.state
+        var rng = SystemRandomNumberGenerator()
+        let info = Self.requestInfo(request, caller: caller)
+        let version = request.head.version
+        let table = routes.table(for: state)
+
+        let fault = FaultInjector.decide(info, rules: table.faults(for: caller.service), using: &rng)
+        if let delay = fault.delay {
+            try? await Task.sleep(for: delay)
+            outcome.flags = .delayInjected
+        }
+        if let status = fault.abortStatus {
+            outcome.flags = .faultInjected
+            return .local(HTTPResponseStatus(statusCode: status), reason: "fault injected", version: version)
+        }
+
+        guard let decision = table.route(info, service: caller.service, port: caller.port.port,
+                                         clientNamespace: caller.source.namespace, using: &rng) else {
+            outcome.flags = .noRoute
+            return .local(.notFound, reason: "no HTTPRoute rule matches", version: version)
+        }
+        guard let backend = decision.backend else {
+            if case .respond(let status, let reason) = decision.action {
+                return .local(HTTPResponseStatus(statusCode: status), reason: reason, version: version)
+            }
+            return .local(.internalServerError, reason: "no backend", version: version)
+        }
+
+        let key = backend.destinationKey
+        let now = ContinuousClock.now
+        let breaker = breakers.value(for: key) { CircuitBreaker(limits: backend.policy.connectionPool) }
+        breaker.update(limits: backend.policy.connectionPool)
+        guard breaker.tryAcquire(.request) == .allowed else {
+            outcome.flags = .upstreamOverflow
+            return .local(.serviceUnavailable, reason: "circuit breaker: too many requests to \(backend.service.key)", version: version)
+        }
+        defer { breaker.release(.request) }
+        let detector = backend.policy.outlierDetection.map { settings in
+            let detector = detectors.value(for: key) { OutlierDetector(settings: settings) }
+            detector.update(settings: settings)
+            return detector
+        }
+        let budget = budgets.value(for: key) { RetryBudget(now: now) }
+        budget.recordRequest(now: now)
+
+        let endpoints = table.endpoints(of: backend, preferIPv4: true)
+        guard !endpoints.isEmpty else {
+            outcome.flags = .noHealthyUpstream
+            return .local(.serviceUnavailable, reason: "no endpoint for \(backend.service.key)", version: version)
+        }
+
+        var upstreamRequest = request
+        upstreamRequest.head.uri = decision.path
+        upstreamRequest.head.headers.replaceOrAdd(name: "host", value: decision.authority)
+        HopByHop.strip(&upstreamRequest.head.headers)
+        Self.apply(decision.requestHeaders, to: &upstreamRequest.head.headers)
+        upstreamRequest.head.headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
+        upstreamRequest.head.version = caller.http2 || backend.port.isHTTP2 ? .http2 : .http1_1
+
+        for mirror in decision.mirrors {
+            mirrorRequest(upstreamRequest, to: mirror, table: table, caller: caller)
+        }
+
+        let attempts: @Sendable () async -> (ProxiedResponse, Outcome) = { [self, upstreamRequest] in
+            await self.attempt(upstreamRequest, endpoints: endpoints, backend: backend, decision: decision, info: info,
+                               caller: caller, breaker: breaker, detector: detector, budget: budget, state: state)
+        }
+        let finished: (ProxiedResponse, Outcome)?
+        do {
+            finished = try await withDeadline(decision.timeouts.request) { await attempts() }
+        } catch {
+            finished = nil
+        }
+        guard var (response, attemptOutcome) = finished else {
+            outcome.flags = .upstreamRequestTimeout
+            return .local(.gatewayTimeout, reason: "request timeout (\(decision.timeouts.request.map { "\($0)" } ?? "-"))", version: version)
+        }
+        if outcome.flags != .none && attemptOutcome.flags == .none { attemptOutcome.flags = outcome.flags }
+        outcome = attemptOutcome
+        Self.apply(decision.responseHeaders, to: &response.head.headers)
+        return response
+    }
+
+    /// The retry loop: each attempt picks an endpoint, checks the destination's
+    /// policy and rate limit, and exchanges within the per-try timeout.
+    private func attempt(_ request: ProxiedRequest, endpoints: [UpstreamEndpoint], backend: RouteBackend,
+                         decision: RouteDecision, info: HTTPRequestInfo, caller: Caller, breaker: CircuitBreaker,
+                         detector: OutlierDetector<Instant>?, budget: RetryBudget<Instant>, state: MeshState) async -> (ProxiedResponse, Outcome) {
+        var rng = SystemRandomNumberGenerator()
+        var outcome = Outcome()
+        let version = request.head.version
+        var retries = 0
+        while true {
+            let now = ContinuousClock.now
+            guard let endpoint = balancer.pick(
+                from: endpoints, policy: backend.policy.loadBalancer, destination: backend.destinationKey, request: info,
+                isAvailable: { !(detector?.isEjected($0.key, now: now) ?? false) }, inFlight: { self.inFlight.count($0) },
+                using: &rng)
+            else {
+                outcome.flags = .noHealthyUpstream
+                return (.local(.serviceUnavailable, reason: "no healthy endpoint", version: version), outcome)
+            }
+            outcome.destination = endpoint.workload
+            outcome.upstream = endpoint.address.description
+
+            if let denial = authorize(info, endpoint: endpoint, caller: caller, state: state, outcome: &outcome) {
+                return (denial, outcome)
+            }
+            if !rateLimiter.admit(endpoint.workload, in: state, now: now) {
+                outcome.flags = .rateLimited
+                return (.local(.tooManyRequests, reason: "local rate limit of \(endpoint.workload.key) exhausted", version: version,
+                               extraHeaders: [("x-ferry-ratelimited", "true")]), outcome)
+            }
+
+            let result: UpstreamResult
+            var response: ProxiedResponse?
+            inFlight.begin(endpoint)
+            do {
+                let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
+                response = try await withDeadline(decision.timeouts.backendRequest) {
+                    try await self.upstreams.exchange(request, route: route) {
+                        breaker.tryAcquire(.connection) == .allowed
+                    }
+                }
+                result = response.map { .response(status: Int($0.head.status.code)) } ?? .timeout
+            } catch UpstreamFailure.connectFailed {
+                result = .connectFailure
+            } catch UpstreamFailure.overflow {
+                inFlight.end(endpoint)
+                outcome.flags = .upstreamOverflow
+                return (.local(.serviceUnavailable, reason: "circuit breaker: maxConnections", version: version), outcome)
+            } catch {
+                result = .reset
+            }
+            inFlight.end(endpoint)
+            _ = detector?.record(result, for: endpoint.key, poolSize: endpoints.count, now: ContinuousClock.now)
+
+            if let retry = decision.retry,
+               case .retry(let delay) = retry.decide(after: result, retriesSoFar: retries, requestBodyBytes: request.bodySize,
+                                                     budget: budget, now: ContinuousClock.now, using: &rng),
+               breaker.tryAcquire(.retry) == .allowed {
+                retries += 1
+                try? await Task.sleep(for: delay)
+                breaker.release(.retry)
+                continue
+            }
+            if let response { return (response, outcome) }
+            switch result {
+            case .connectFailure:
+                outcome.flags = .upstreamConnectionFailure
+                return (.local(.serviceUnavailable, reason: "upstream connect failure", version: version), outcome)
+            case .timeout:
+                outcome.flags = .upstreamRequestTimeout
+                return (.local(.gatewayTimeout, reason: "upstream per-try timeout", version: version), outcome)
+            default:
+                outcome.flags = .upstreamReset
+                return (.local(.serviceUnavailable, reason: "upstream reset", version: version), outcome)
+            }
+        }
+    }
+
+    /// The destination workload's AuthorizationPolicy with the request's HTTP
+    /// attributes; a 403 when it denies.
+    private func authorize(_ info: HTTPRequestInfo, endpoint: UpstreamEndpoint, caller: Caller, state: MeshState,
+                           outcome: inout Outcome) -> ProxiedResponse? {
+        let request = AuthorizationRequest(
+            destination: endpoint.workload, destinationIP: endpoint.address.ip, destinationPort: endpoint.address.port,
+            source: caller.identity, sourceIP: info.sourceIP,
+            http: HTTPRequestAttributes(host: info.host, method: info.method, path: String(info.pathWithoutQuery), headers: info.headers)
+        )
+        let decision = InboundAuthorization.decide(request, state: state, context: context)
+        guard !decision.allowed else { return nil }
+        outcome.flags = .deny
+        outcome.policy = decision.policy?.description
+        return .local(.forbidden, reason: decision.reason)
+    }
+
+    private func upstreamRoute(_ endpoint: UpstreamEndpoint, caller: Caller, state: MeshState, http2: Bool) -> UpstreamPool.Route {
+        let node = endpoint.workload.node
+        let agent = node.flatMap { state.nodes[$0]?.agentAddress }.map { IPEndpoint(ip: $0, port: 15008) }
+        return UpstreamPool.Route(key: .init(address: endpoint.address, http2: http2), node: node, agent: agent,
+                                  source: caller.source, sourceIdentity: caller.identity, eventLoop: caller.eventLoop)
+    }
+
+    /// For an Upgrade (WebSocket): routes the request like any other, checks the
+    /// destination's policy, opens a raw stream to the endpoint and sends the
+    /// request head on it. The caller splices the rest.
+    func openUpgrade(_ request: ProxiedRequest, caller: Caller) async throws -> Channel {
+        let state = context.store.state
+        var rng = SystemRandomNumberGenerator()
+        let info = Self.requestInfo(request, caller: caller)
+        let table = routes.table(for: state)
+        guard let decision = table.route(info, service: caller.service, port: caller.port.port,
+                                         clientNamespace: caller.source.namespace, using: &rng),
+              let backend = decision.backend,
+              let endpoint = balancer.pick(from: table.endpoints(of: backend), policy: backend.policy.loadBalancer,
+                                           destination: backend.destinationKey, request: info, using: &rng)
+        else { throw UpstreamFailure.connectFailed("no route for the upgrade") }
+        var outcome = Outcome()
+        if authorize(info, endpoint: endpoint, caller: caller, state: state, outcome: &outcome) != nil {
+            throw UpstreamFailure.connectFailed("denied by policy")
+        }
+        var head = request.head
+        head.uri = decision.path
+        head.headers.replaceOrAdd(name: "host", value: decision.authority)
+        let route = upstreamRoute(endpoint, caller: caller, state: state, http2: false)
+        // Hold the endpoint's answer until the splice is in place.
+        let channel = try await upstreams.transport(route) { try $0.pipeline.syncOperations.addHandler(InboundHold()) }
+        var bytes = ByteBuffer(string: "\(head.method.rawValue) \(head.uri) HTTP/1.1\r\n")
+        for (name, value) in head.headers { bytes.writeString("\(name): \(value)\r\n") }
+        bytes.writeString("\r\n")
+        try await channel.writeAndFlush(bytes).get()
+        return channel
+    }
+
+    /// A copy to a mirror backend; its answer is dropped.
+    private func mirrorRequest(_ request: ProxiedRequest, to backend: RouteBackend, table: HTTPRouteTable, caller: Caller) {
+        var rng = SystemRandomNumberGenerator()
+        let state = table.state
+        guard let endpoint = table.endpoints(of: backend).randomElement(using: &rng) else { return }
+        var copy = request
+        if let host = copy.head.headers.first(name: "host") { copy.head.headers.replaceOrAdd(name: "host", value: host + "-shadow") }
+        let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
+        Task { _ = try? await self.upstreams.exchange(copy, route: route) { true } }
+    }
+
+    static func requestInfo(_ request: ProxiedRequest, caller: Caller) -> HTTPRequestInfo {
+        var headers: [String: String] = [:]
+        for (name, value) in request.head.headers {
+            let lower = name.lowercased()
+            headers[lower] = headers[lower].map { $0 + "," + value } ?? value
+        }
+        return HTTPRequestInfo(
+            method: request.head.method.rawValue, path: request.head.uri,
+            authority: headers["host"] ?? headers[":authority"] ?? caller.service.hostname(), headers: headers,
+            sourceIP: caller.source.addresses.first ?? IPAddress("0.0.0.0")!
+        )
+    }
+
+    static func apply(_ modifier: HeaderModifier?, to headers: inout HTTPHeaders) {
+        guard let modifier else { return }
+        for field in modifier.set { headers.replaceOrAdd(name: field.name, value: field.value) }
+        for field in modifier.add { headers.add(name: field.name, value: field.value) }
+        for name in modifier.remove { headers.remove(name: name) }
+    }
+
+    private func report(_ request: ProxiedRequest, response: ProxiedResponse, caller: Caller, outcome: Outcome,
+                        trace: TraceContext, started: ContinuousClock.Instant, startedAt: Date) {
+        let state = context.store.state
+        let elapsed = (ContinuousClock.now - started).seconds * 1000
+        var labels = caller.record.labels
+        labels.requestProtocol = request.head.headers.first(name: "content-type")?.hasPrefix("application/grpc") == true ? "grpc" : "http"
+        labels.responseFlags = outcome.flags
+        if let destination = outcome.destination {
+            labels.describeDestination(destination, service: caller.service, state: state)
+        }
+        let status = Int(response.head.status.code)
+        metrics.record(.init(traffic: labels, responseCode: status), durationMilliseconds: elapsed,
+                       requestBytes: request.bodySize, responseBytes: response.body.readableBytes)
+        caller.record.requests.wrappingAdd(1, ordering: .relaxed)
+        context.accessLog.log([
+            "type": "request",
+            "start_time": .string(startedAt.rfc3339),
+            "method": .string(request.head.method.rawValue),
+            "authority": .string(request.head.headers.first(name: "host") ?? caller.service.hostname()),
+            "path": .string(request.head.uri),
+            "protocol": .string(caller.http2 ? "HTTP/2" : "HTTP/1.1"),
+            "response_code": .int(Int64(status)),
+            "duration_ms": .double((elapsed * 1000).rounded() / 1000),
+            "upstream": .string(outcome.upstream),
+            "response_flags": .string(outcome.flags.rawValue),
+            "trace_id": .string(trace.traceID),
+            "src_identity": .string(caller.identity.uri),
+            "dst_workload": AccessLogValue(outcome.destination?.key),
+            "dst_service": .string(caller.service.hostname()),
+            "policy": AccessLogValue(outcome.policy),
+        ])
+    }
+}

@@ -1,0 +1,197 @@
+import FerryMesh
+import FerryPolicy
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import Synchronization
+
+/// Keep-alive connections from the L7 proxy to endpoints. An endpoint on this
+/// node is reached over a direct (marked) socket; one on another node over an
+/// HBONE stream whose CONNECT says the request was already checked here (the
+/// agent that captured it acts as the destination's waypoint). HTTP/1.1
+/// endpoints get a set of connections, one exchange each at a time; HTTP/2
+/// (h2c, gRPC) endpoints get one multiplexed connection.
+final class UpstreamPool: Sendable {
+    /// An endpoint as the pool tells them apart.
+    struct Key: Hashable, Sendable {
+        var address: IPEndpoint
+        var http2: Bool
+    }
+
+    /// How to reach an endpoint.
+    struct Route: Sendable {
+        var key: Key
+        var node: String?
+        var agent: IPEndpoint?
+        var source: Workload
+        var sourceIdentity: SpiffeID
+        /// Where a new local connection lives: the client connection's loop.
+        var eventLoop: EventLoop
+    }
+
+    final class Connection: Sendable {
+        let channel: Channel
+        /// HTTP/1.1: the exchange handler; HTTP/2: nil (streams are made per request).
+        let exchange: NIOLoopBound<UpstreamExchange>?
+        let multiplexer: NIOHTTP2Handler.StreamMultiplexer?
+
+        init(channel: Channel, exchange: NIOLoopBound<UpstreamExchange>?, multiplexer: NIOHTTP2Handler.StreamMultiplexer?) {
+            self.channel = channel
+            self.exchange = exchange
+            self.multiplexer = multiplexer
+        }
+    }
+
+    private let context: ProxyContext
+    private let idle = Mutex<[Key: [Connection]]>([:])
+    private let http2 = Mutex<[Key: Task<Connection, Error>]>([:])
+
+    init(context: ProxyContext) {
+        self.context = context
+    }
+
+    /// Sends one request to an endpoint and returns its response.
+    /// `onNewConnection` is asked before a connection is opened (circuit breaking).
+    func exchange(_ request: ProxiedRequest, route: Route, onNewConnection: @Sendable () -> Bool) async throws -> ProxiedResponse {
+        if route.key.http2 {
+            let connection = try await http2Connection(route)
+            return try await sendOnStream(request, connection: connection)
+        }
+        let connection: Connection
+        if let reused = takeIdle(route.key) {
+            connection = reused
+        } else {
+            guard onNewConnection() else { throw UpstreamFailure.overflow("maxConnections to \(route.key.address)") }
+            connection = try await open(route)
+        }
+        let response = try await connection.channel.eventLoop.flatSubmit {
+            connection.exchange!.value.send(request, on: connection.channel.eventLoop)
+        }.get()
+        let reusable = try await connection.channel.eventLoop.submit { connection.exchange!.value.isIdle }.get()
+        if reusable { putIdle(route.key, connection) } else { connection.channel.close(promise: nil) }
+        return response
+    }
+
+    private func takeIdle(_ key: Key) -> Connection? {
+        idle.withLock { idle in
+            while var list = idle[key], !list.isEmpty {
+                let connection = list.removeLast()
+                idle[key] = list
+                if connection.channel.isActive { return connection }
+            }
+            return nil
+        }
+    }
+
+    private func putIdle(_ key: Key, _ connection: Connection) {
+        idle.withLock { $0[key, default: []].append(connection) }
+    }
+
+    /// A transport to the endpoint with HTTP/1 client handlers on top.
+    private func open(_ route: Route) async throws -> Connection {
+        let channel = try await transport(route) { channel in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHandler(UpstreamExchange())
+        }
+        let exchange = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: UpstreamExchange.self), eventLoop: channel.eventLoop)
+        }.get()
+        channel.closeFuture.whenComplete { [weak self] _ in self?.forget(channel, key: route.key) }
+        return Connection(channel: channel, exchange: exchange, multiplexer: nil)
+    }
+
+    private func forget(_ channel: Channel, key: Key) {
+        idle.withLock { idle in idle[key]?.removeAll { $0.channel === channel } }
+        http2.withLock { http2 in
+            if let task = http2[key] {
+                Task { if (try? await task.value)?.channel === channel { self.http2.withLock { _ = $0.removeValue(forKey: key) } } }
+            }
+        }
+    }
+
+    /// One shared HTTP/2 connection per endpoint.
+    private func http2Connection(_ route: Route) async throws -> Connection {
+        let task = http2.withLock { http2 -> Task<Connection, Error> in
+            if let existing = http2[route.key] { return existing }
+            let task = Task { try await self.openHTTP2(route) }
+            http2[route.key] = task
+            return task
+        }
+        do {
+            let connection = try await task.value
+            if connection.channel.isActive { return connection }
+        } catch {}
+        http2.withLock { http2 in
+            if http2[route.key] == task { http2[route.key] = nil }
+        }
+        return try await openHTTP2(route)
+    }
+
+    private func openHTTP2(_ route: Route) async throws -> Connection {
+        let box = Mutex<NIOHTTP2Handler.StreamMultiplexer?>(nil)
+        let channel = try await transport(route) { channel in
+            let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                mode: .client, connectionConfiguration: HBONESettings.connection, streamConfiguration: HBONESettings.stream
+            ) { $0.close() }
+            box.withLock { $0 = multiplexer }
+        }
+        guard let multiplexer = box.withLock({ $0 }) else { throw UpstreamFailure.connectFailed("no HTTP/2 pipeline") }
+        let connection = Connection(channel: channel, exchange: nil, multiplexer: multiplexer)
+        channel.closeFuture.whenComplete { [weak self] _ in self?.forget(channel, key: route.key) }
+        return connection
+    }
+
+    private func sendOnStream(_ request: ProxiedRequest, connection: Connection) async throws -> ProxiedResponse {
+        guard let multiplexer = connection.multiplexer else { throw UpstreamFailure.reset("not an HTTP/2 connection") }
+        let stream = try await multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http), UpstreamExchange()])
+            })
+        }.get()
+        defer { stream.close(promise: nil) }
+        return try await stream.eventLoop.flatSubmit {
+            do {
+                let exchange = try stream.pipeline.syncOperations.handler(type: UpstreamExchange.self)
+                return exchange.send(request, on: stream.eventLoop)
+            } catch {
+                return stream.eventLoop.makeFailedFuture(error)
+            }
+        }.get()
+    }
+
+    /// A byte stream to the endpoint, `configure`d before anything is read:
+    /// a marked socket on this node, or an HBONE stream to the endpoint's node.
+    func transport(_ route: Route, configure: @escaping @Sendable (Channel) throws -> Void) async throws -> Channel {
+        if route.node == context.node || route.agent == nil {
+            let channel: Channel
+            do {
+                channel = try await Listener.connect(to: route.key.address, on: route.eventLoop,
+                                                     timeout: context.upstreamConnectTimeout).get()
+            } catch {
+                throw UpstreamFailure.connectFailed("\(route.key.address): \(error)")
+            }
+            try await channel.eventLoop.submit {
+                try configure(channel)
+                try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            }.get()
+            return channel
+        }
+        guard let pool = context.hbonePool, let agent = route.agent, let node = route.node else {
+            throw UpstreamFailure.connectFailed("no HBONE tunnel to \(route.node ?? "?")")
+        }
+        var request = HBONERequest(authority: route.key.address,
+                                   forwardedFor: route.source.addresses.first { $0.isIPv4 == route.key.address.ip.isIPv4 },
+                                   trace: nil, baggage: HBONERequest.baggage(for: route.source))
+        request.l7Checked = true
+        do {
+            return try await pool.openStream(source: route.sourceIdentity, node: node, address: agent, request: request) { stream in
+                try configure(stream)
+            }
+        } catch let refused as HBONEConnectHandler.Refused {
+            throw refused.status == 503 ? UpstreamFailure.connectFailed("\(refused)") : UpstreamFailure.reset("\(refused)")
+        } catch {
+            throw UpstreamFailure.connectFailed("HBONE to \(node): \(error)")
+        }
+    }
+}

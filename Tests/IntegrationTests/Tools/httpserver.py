@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""A configurable HTTP/1.1 backend for L7 tests.
+
+  httpserver.py --port P --name NAME [--fail-ratio R] [--fail-status S] [--delay-ms D]
+
+Answers every request with 200 and "NAME METHOD PATH" (plus the x-* request
+headers it saw, as JSON), except a random share R which get S (default 503),
+after an optional delay. Upgrade requests get 101 and then an echo of raw
+bytes (a stand-in for a WebSocket server). Counts requests: GET /__count."""
+import argparse
+import http.server
+import json
+import random
+import socket
+import threading
+import time
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
+    def answer(self):
+        config = self.server.config
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path == "/__count":
+            return self.reply(200, json.dumps({"requests": self.server.count}).encode())
+        with self.server.lock:
+            self.server.count += 1
+        if self.headers.get("upgrade"):
+            self.send_response(101)
+            self.send_header("upgrade", self.headers["upgrade"])
+            self.send_header("connection", "upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            self.close_connection = True
+            while True:
+                data = self.connection.recv(65536)
+                if not data:
+                    return
+                self.connection.sendall(data)
+        if config.delay_ms:
+            time.sleep(config.delay_ms / 1000)
+        if config.fail_ratio and random.random() < config.fail_ratio:
+            return self.reply(config.fail_status, f"{config.name} failing\n".encode())
+        seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-") or k.lower() == "traceparent"}
+        self.reply(200, json.dumps({"workload": config.name, "method": self.command, "path": self.path,
+                                    "headers": seen, "body": body.decode(errors="replace")}).encode() + b"\n")
+
+    def reply(self, status, data):
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = answer
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--fail-ratio", type=float, default=0.0)
+    parser.add_argument("--fail-status", type=int, default=503)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    config = parser.parse_args()
+    server = Server(("::", config.port), Handler)
+    server.config = config
+    server.count = 0
+    server.lock = threading.Lock()
+    print("listening", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
