@@ -32,7 +32,8 @@ import Testing
         let pods = (1...5).map { Fixture.pod("web-\($0)", ip: "10.0.1.\($0)") }
             + [Fixture.pod("far-1", node: "node-b", ip: "10.0.2.1"), Fixture.pod("far-2", node: "node-b", ip: "10.0.2.2")]
         try await withSource(seed: Self.cluster + pods) { harness in
-            let state = try await harness.waitForState("the first state") { _ in true }
+            let source = harness.source
+            let state = try #require(try await withTimeout(.seconds(10)) { await source.firstState() })
             #expect(state.workloadKeys == (1...5).map { "shop/web-\($0)" })
             #expect(state.nodes["node-b"]?.agentAddress == IPAddress("192.0.2.2"))
             #expect(state.generation == 1)

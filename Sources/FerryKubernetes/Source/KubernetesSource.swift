@@ -74,6 +74,16 @@ public final class KubernetesSource: Service, Sendable {
     /// The last state published (nil before every kind was listed).
     public var state: MeshState? { published.withLock { $0.state } }
 
+    /// Waits for the first state (nil when cancelled first): ferryd should not
+    /// reconcile the data path from an empty state while the lists are running.
+    public func firstState() async -> MeshState? {
+        while !Task.isCancelled {
+            if let state { return state }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return nil
+    }
+
     /// Objects rejected now (each kept its previous good version, if any).
     public var problems: [ResourceError] { lastProblems.withLock { $0 } }
 

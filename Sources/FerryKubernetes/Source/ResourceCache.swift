@@ -46,28 +46,31 @@ final class ResourceCache: Sendable {
     /// The result of a full list: objects missing from it are gone.
     func replace(_ kind: KubernetesKind, with objects: [APIObject]) {
         let decoded = objects.map { ($0.key, decode(kind, $0)) }
-        kinds.withLock { all in
+        let rejected = kinds.withLock { all in
             var previous = all[kind.name]?.entries ?? [:]
             var next: [ObjectKey: Entry] = [:]
+            var rejected: [Rejection] = []
             for (key, outcome) in decoded {
-                if let entry = entry(for: outcome, replacing: previous.removeValue(forKey: key), kind: kind, key: key) {
-                    next[key] = entry
-                }
+                let old = previous.removeValue(forKey: key)
+                next[key] = entry(for: outcome, replacing: old)
+                if let rejection = Rejection(outcome, replacing: old) { rejected.append(rejection) }
             }
             all[kind.name] = KindCache(entries: next, synced: true)
+            return rejected
         }
+        for rejection in rejected { log(rejection, kind: kind) }
         signal.yield()
     }
 
     func upsert(_ kind: KubernetesKind, _ object: APIObject) {
-        let key = object.key
         let outcome = decode(kind, object)
-        let changed = kinds.withLock { all in
-            let old = all[kind.name]?.entries[key]
-            let new = entry(for: outcome, replacing: old, kind: kind, key: key)
-            all[kind.name, default: KindCache()].entries[key] = new
-            return old?.resource != new?.resource
+        let (changed, rejection) = kinds.withLock { all in
+            let old = all[kind.name]?.entries[object.key]
+            let new = entry(for: outcome, replacing: old)
+            all[kind.name, default: KindCache()].entries[object.key] = new
+            return (old?.resource != new?.resource, Rejection(outcome, replacing: old))
         }
+        if let rejection { log(rejection, kind: kind) }
         if changed { signal.yield() }
     }
 
@@ -112,18 +115,28 @@ final class ResourceCache: Sendable {
     }
 
     /// The entry an outcome leaves; nil removes the object.
-    private func entry(for outcome: Outcome, replacing old: Entry?, kind: KubernetesKind, key: ObjectKey) -> Entry? {
+    private func entry(for outcome: Outcome, replacing old: Entry?) -> Entry? {
         switch outcome {
-        case .resource(let resource):
-            return Entry(resource: resource, problem: nil)
-        case .irrelevant:
-            return nil
-        case .bad(let problem):
-            if old?.problem != problem {
-                logger.error("\(kind.name) \(key) rejected: \(problem.message)\(old?.resource != nil ? " (its previous version stays in force)" : "")",
-                             metadata: ["ferry.kind": "\(kind.name)", "ferry.object": "\(key)"])
-            }
-            return Entry(resource: old?.resource, problem: problem)
+        case .resource(let resource): Entry(resource: resource, problem: nil)
+        case .irrelevant: nil
+        case .bad(let problem): Entry(resource: old?.resource, problem: problem)
         }
+    }
+
+    /// A newly rejected object, to log once (not again while it stays the same).
+    private struct Rejection {
+        var problem: ResourceError
+        var keptPrevious: Bool
+
+        init?(_ outcome: Outcome, replacing old: Entry?) {
+            guard case .bad(let problem) = outcome, old?.problem != problem else { return nil }
+            self.problem = problem
+            keptPrevious = old?.resource != nil
+        }
+    }
+
+    private func log(_ rejection: Rejection, kind: KubernetesKind) {
+        logger.error("\(rejection.problem.file) rejected: \(rejection.problem.message)\(rejection.keptPrevious ? " (its previous version stays in force)" : "")",
+                     metadata: ["ferry.kind": "\(kind.name)"])
     }
 }

@@ -66,6 +66,20 @@ final class StateRecorder: Sendable {
     var states: [MeshState] { recorded.withLock { $0 } }
 }
 
+/// The operation's result, or an error after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next(), let value = result else { throw FakeServerError("timed out after \(timeout)") }
+        return value
+    }
+}
+
 /// Polls `condition` every 20 ms.
 func waitUntil(_ what: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
                _ condition: () async throws -> Bool) async throws {
