@@ -13,14 +13,18 @@ public final class KubernetesClient: Sendable {
 
     /// `maximumWatchSeconds`: the longest `timeoutSeconds` a watch will ask for;
     /// a connection silent for longer than that (plus a minute) is given up as dead.
-    public init(credentials: ClusterCredentials, maximumWatchSeconds: Int = 600, maximumListBytes: Int = 512 << 20) throws {
+    /// `connectTimeout` bounds connecting, TLS included: AsyncHTTPClient keeps
+    /// retrying a refused or failed connection until then.
+    public init(credentials: ClusterCredentials, maximumWatchSeconds: Int = 600, maximumListBytes: Int = 512 << 20,
+                connectTimeout: Duration = .seconds(10)) throws {
         var configuration = HTTPClient.Configuration()
         if credentials.server.hasPrefix("https://") {
             configuration.tlsConfiguration = try credentials.tlsConfiguration()
         }
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(Int64(maximumWatchSeconds + 60)))
+        configuration.timeout = .init(connect: .nanoseconds(Int64(connectTimeout / .nanoseconds(1))),
+                                      read: .seconds(Int64(maximumWatchSeconds + 60)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         self.credentials = credentials
         self.maximumListBytes = maximumListBytes

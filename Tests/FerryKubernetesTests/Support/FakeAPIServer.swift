@@ -9,6 +9,7 @@ import Synchronization
 final class FakeAPIServer: Sendable {
     let port: Int
     private let stateFile: String
+    private let arguments: [String]
     private let process: Mutex<Process?>
 
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -16,23 +17,35 @@ final class FakeAPIServer: Sendable {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, stateFile: String, process: Process) {
+    private init(port: Int, stateFile: String, arguments: [String], process: Process) {
         self.port = port
         self.stateFile = stateFile
+        self.arguments = arguments
         self.process = Mutex(process)
     }
 
-    static func start() async throws -> FakeAPIServer {
+    /// `objects`: what the server holds from the start (for servers whose control
+    /// endpoints the test cannot reach, behind TLS). `arguments`: --tls-cert and such.
+    static func start(arguments: [String] = [], objects: [JSON] = []) async throws -> FakeAPIServer {
         let stateFile = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-fake-apiserver-\(UUID().uuidString).json").path
-        let (process, port) = try await launch(port: 0, stateFile: stateFile)
-        return FakeAPIServer(port: port, stateFile: stateFile, process: process)
+        if !objects.isEmpty {
+            let numbered = objects.enumerated().map { index, object -> JSON in
+                var object = object
+                object["metadata"]?["resourceVersion"] = .string("\(index + 1)")
+                return object
+            }
+            try JSON.object(["resourceVersion": .number(Double(objects.count)), "objects": .array(numbered)]).data
+                .write(to: URL(fileURLWithPath: stateFile))
+        }
+        let (process, port) = try await launch(port: 0, stateFile: stateFile, arguments: arguments)
+        return FakeAPIServer(port: port, stateFile: stateFile, arguments: arguments, process: process)
     }
 
     /// Kills the process at once (open watches break mid-stream) and starts it
     /// again on the same port from its state file.
     func restart() async throws {
         kill()
-        let (process, _) = try await Self.launch(port: port, stateFile: stateFile)
+        let (process, _) = try await Self.launch(port: port, stateFile: stateFile, arguments: arguments)
         self.process.withLock { $0 = process }
     }
 
@@ -51,10 +64,10 @@ final class FakeAPIServer: Sendable {
         try? FileManager.default.removeItem(atPath: stateFile)
     }
 
-    private static func launch(port: Int, stateFile: String) async throws -> (Process, Int) {
+    private static func launch(port: Int, stateFile: String, arguments: [String]) async throws -> (Process, Int) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--port", "\(port)", "--state-file", stateFile]
+        process.arguments = ["python3", script, "--port", "\(port)", "--state-file", stateFile] + arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()

@@ -36,6 +36,10 @@ Objects, the version counter and the configuration are kept in --state-file,
 so a test can kill the process and start it again on the same port; history
 is not kept, so after a restart only the current version can be watched from.
 
+With --tls-cert/--tls-key it serves HTTPS (--client-ca: client certificates
+signed by that CA are required), and with --token every API request must carry
+"Authorization: Bearer TOKEN" (401 otherwise); control endpoints are exempt.
+
 Usage: fake_apiserver.py --port 0 --state-file PATH   (prints "listening on PORT")
 """
 import argparse
@@ -45,6 +49,7 @@ import datetime
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -277,6 +282,7 @@ def decode_token(token):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     store: Store = None
+    token = None
 
     def log_message(self, format, *args):
         pass
@@ -308,6 +314,9 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_control/stats":
             with self.store.cond:
                 self.send_json(200, self.store.stats)
+            return
+        if self.token and self.headers.get("Authorization") != f"Bearer {self.token}":
+            self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
             return
         route = self.route(url.path)
         if route is None:
@@ -512,14 +521,29 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request, client_address):
+        pass  # refused TLS handshakes and cut connections are expected
+
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state-file", default="")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--client-ca")
+    parser.add_argument("--token")
     args = parser.parse_args()
     Handler.store = Store(args.state_file)
+    Handler.token = args.token
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     print(f"listening on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)
