@@ -2,12 +2,16 @@
 import Foundation
 import Testing
 
-@Suite struct CredentialsTests {
+@Suite final class CredentialsTests {
     let directory: String
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-credentials-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
     }
 
     func write(_ name: String, _ text: String) throws -> String {
