@@ -101,6 +101,9 @@ import Testing
         let noServer = Self.kubeconfig.replacingOccurrences(of: "server: https://127.0.0.1:6443", with: "insecure-skip-tls-verify: true")
         #expect(error { _ = try Kubeconfig(yaml: noServer, path: path) }.contains("clusters[0].cluster.server is required"))
 
+        let proxied = Self.kubeconfig.replacingOccurrences(of: "server: https://127.0.0.1:6443", with: "server: https://127.0.0.1:6443\n    proxy-url: http://proxy:3128")
+        #expect(error { _ = try Kubeconfig(yaml: proxied, path: path) } == "\(path): clusters[0].cluster.proxy-url: not supported")
+
         let noCurrent = Self.kubeconfig.replacingOccurrences(of: "current-context: dev", with: "")
         #expect(error { _ = try Kubeconfig(yaml: noCurrent, path: path).credentials() } == "\(path): current-context is not set; name a context")
     }

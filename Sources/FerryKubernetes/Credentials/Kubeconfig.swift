@@ -44,7 +44,11 @@ public struct Kubeconfig: Sendable, Hashable {
             let root = try YAMLField(node: node, path: "", file: path).fields()
             currentContext = try root.string("current-context").flatMap { $0.isEmpty ? nil : $0 }
             clusters = try Self.named(root, "clusters", entry: "cluster", path: path) { fields, field in
-                Cluster(
+                // Silently connecting another way than the file says would be worse than refusing.
+                for unsupported in ["tls-server-name", "proxy-url"] where fields[unsupported] != nil {
+                    throw CredentialError(path, "\(field.path).\(unsupported): not supported")
+                }
+                return Cluster(
                     server: try fields.requiredString("server", in: field),
                     certificateAuthority: try fields.string("certificate-authority"),
                     certificateAuthorityData: try Self.base64(fields, "certificate-authority-data"),
