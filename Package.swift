@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers (dependencies point downward only):
 //   ferryd, ferryctl → FerryProxy → FerryPolicy / FerryMesh / FerryIdentity / FerryTelemetry → FerryBPF → CLibBPF
+//   FerryKubernetes → FerryMesh (the Kubernetes source; ferryd wires it in)
 let package = Package(
     name: "Ferry",
     platforms: [.macOS(.v15)],
@@ -59,6 +60,20 @@ let package = Package(
             dependencies: [
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Kubernetes source: list+watch of the API server into MeshState. HTTP
+        // lives here so FerryMesh stays a pure model.
+        .target(
+            name: "FerryKubernetes",
+            dependencies: [
+                "FerryMesh", "Yams",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -128,6 +143,17 @@ let package = Package(
         ),
         .testTarget(name: "FerryMeshTests", dependencies: ["FerryMesh"]),
         .testTarget(name: "FerryBPFTests", dependencies: ["FerryBPF"]),
+        .testTarget(
+            name: "FerryKubernetesTests",
+            dependencies: [
+                "FerryKubernetes", "FerryMesh",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Tools"]
+        ),
         .testTarget(name: "FerryPolicyTests", dependencies: ["FerryPolicy", "FerryMesh"]),
         .testTarget(
             name: "FerryProxyTests",

@@ -5,9 +5,12 @@ public struct MeshState: Sendable {
     public let config: MeshConfig
     public let nodes: [String: MeshNode]
     public let namespaces: [String: MeshNamespace]
-    /// Meshed workloads, sorted by key.
+    /// Meshed workloads, sorted by key: Pods, WorkloadEntries, and EndpointSlice
+    /// endpoints whose pod is not known here (see `EndpointSliceWorkloads`).
     public let workloads: [Workload]
     public let services: [MeshService]
+    /// Sorted by key.
+    public let endpointSlices: [EndpointSlice]
     /// Sorted by key. FerryPolicy indexes them (`Authorizer`), once per snapshot.
     public let authorizationPolicies: [AuthorizationPolicy]
     /// Sorted by key. FerryPolicy resolves them (`PeerAuthenticationResolver`).
@@ -39,6 +42,7 @@ public struct MeshState: Sendable {
         var namespaces: [String: MeshNamespace] = [:]
         var workloads: [Workload] = []
         var services: [MeshService] = []
+        var endpointSlices: [EndpointSlice] = []
         var authorizationPolicies: [AuthorizationPolicy] = []
         var peerAuthentications: [PeerAuthentication] = []
         var httpRoutes: [HTTPRoute] = []
@@ -62,6 +66,7 @@ public struct MeshState: Sendable {
             case .namespace(let ns): namespaces[ns.name] = ns
             case .workload(let workload): workloads.append(workload)
             case .service(let service): services.append(service)
+            case .endpointSlice(let slice): endpointSlices.append(slice)
             case .authorizationPolicy(let policy): authorizationPolicies.append(policy)
             case .peerAuthentication(let policy): peerAuthentications.append(policy)
             case .httpRoute(let route): httpRoutes.append(route)
@@ -70,6 +75,11 @@ public struct MeshState: Sendable {
             case .rateLimit(let limit): rateLimits.append(limit)
             }
         }
+        endpointSlices.sort { $0.key < $1.key }
+        let fromSlices = EndpointSliceWorkloads(
+            slices: endpointSlices, services: services, knownWorkloadKeys: Set(workloads.map(\.key)), namespaces: namespaces
+        )
+        workloads += fromSlices.workloads.values
         // Pods opt in through their own label or their namespace's.
         workloads = workloads.map { workload in
             var workload = workload
@@ -94,6 +104,7 @@ public struct MeshState: Sendable {
         self.namespaces = namespaces
         self.workloads = workloads
         self.services = services
+        self.endpointSlices = endpointSlices
         self.authorizationPolicies = authorizationPolicies
         self.peerAuthentications = peerAuthentications
         self.httpRoutes = httpRoutes
@@ -114,13 +125,15 @@ public struct MeshState: Sendable {
         var endpoints: [[Int]] = []
         for (index, service) in services.enumerated() {
             for vip in service.vips { byVIP[vip] = index }
-            guard let selector = service.selector, !selector.isEmpty else {
-                endpoints.append([])
-                continue
+            // The selector's picks, then what the Service's slices list beyond them.
+            var picked: [Int] = []
+            if let selector = service.selector, !selector.isEmpty {
+                picked = workloads.indices.filter {
+                    workloads[$0].namespace == service.namespace && labelsMatch(selector: selector, labels: workloads[$0].labels)
+                }
             }
-            endpoints.append(workloads.indices.filter {
-                workloads[$0].namespace == service.namespace && labelsMatch(selector: selector, labels: workloads[$0].labels)
-            })
+            let listed = Set((fromSlices.endpointKeys[service.key] ?? []).compactMap { byKey[$0] }).subtracting(picked)
+            endpoints.append(picked + listed.sorted())
         }
         workloadIndexByKey = byKey
         workloadIndexesByIP = byIP
@@ -143,7 +156,12 @@ public struct MeshState: Sendable {
         return candidates.first { $0.ports.values.contains(address.port) } ?? candidates.first
     }
 
-    public func workloads(onNode node: String) -> [Workload] { workloads.filter { $0.node == node } }
+    /// The workloads that node's agent serves: those known in full. EndpointSlice
+    /// workloads are left out — an agent enrolls, certifies and vouches only for
+    /// pods it knows, and a slice endpoint is just an address to reach.
+    public func workloads(onNode node: String) -> [Workload] {
+        workloads.filter { $0.node == node && $0.source != .endpointSlice }
+    }
 
     public func service(vip: IPAddress) -> MeshService? { serviceIndexByVIP[vip].map { services[$0] } }
 

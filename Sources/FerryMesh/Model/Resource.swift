@@ -8,6 +8,7 @@ public enum Resource: Sendable, Hashable {
     case namespace(MeshNamespace)
     case workload(Workload)
     case service(MeshService)
+    case endpointSlice(EndpointSlice)
     case authorizationPolicy(AuthorizationPolicy)
     case peerAuthentication(PeerAuthentication)
     case httpRoute(HTTPRoute)
@@ -24,6 +25,7 @@ public enum Resource: Sendable, Hashable {
         case .namespace(let ns): ResourceKey(kind: "Namespace", namespace: "", name: ns.name)
         case .workload(let w): ResourceKey(kind: w.source.rawValue, namespace: w.namespace, name: w.name)
         case .service(let s): ResourceKey(kind: "Service", namespace: s.namespace, name: s.name)
+        case .endpointSlice(let s): ResourceKey(kind: "EndpointSlice", namespace: s.namespace, name: s.name)
         case .authorizationPolicy(let p): ResourceKey(kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name)
         case .peerAuthentication(let p): ResourceKey(kind: "PeerAuthentication", namespace: p.namespace, name: p.name)
         case .httpRoute(let r): ResourceKey(kind: "HTTPRoute", namespace: r.namespace, name: r.name)
@@ -69,6 +71,14 @@ public enum ResourceDecoder {
     /// API groups whose kinds Ferry must understand: an unknown kind there is a typo.
     static let strictGroups: Set<String> = [
         "ferry.dev", "security.istio.io", "networking.istio.io", "gateway.networking.k8s.io",
+    ]
+
+    /// The kinds `decode(_:)` turns into resources. Sources that ask for kinds by
+    /// name (the Kubernetes source) skip the others; keep it in step with the
+    /// switch below (FerryKubernetesTests checks that kinds left out really are).
+    public static let decodedKinds: Set<String> = [
+        "MeshConfig", "Node", "Namespace", "Pod", "Service", "EndpointSlice", "WorkloadEntry",
+        "AuthorizationPolicy", "PeerAuthentication",
     ]
 
     public static func decode(yaml text: String, file: String) throws -> [LocatedResource] {
@@ -127,6 +137,9 @@ public enum ResourceDecoder {
         case "Service" where group.isEmpty:
             try requireVersion(["v1"])
             return .service(try MeshService(document: document, root: root))
+        case "EndpointSlice" where group == "discovery.k8s.io":
+            try requireVersion(EndpointSlice.apiVersions)
+            return .endpointSlice(try EndpointSlice(document: document, root: root))
         case "WorkloadEntry":
             try requireVersion(Workload.workloadEntryAPIVersions)
             return .workload(try Workload(workloadEntry: document, root: root))

@@ -1,9 +1,15 @@
-/// One workload of the mesh, whichever resource described it: a Kubernetes Pod or
-/// an Istio WorkloadEntry (a VM, bare-metal host or a process in a cgroup).
+/// One workload of the mesh, whichever resource described it: a Kubernetes Pod,
+/// an Istio WorkloadEntry (a VM, bare-metal host or a process in a cgroup), or an
+/// EndpointSlice endpoint whose pod is not known here.
 public struct Workload: Hashable, Sendable, Codable {
     public enum Source: String, Hashable, Sendable, Codable {
         case workloadEntry = "WorkloadEntry"
         case pod = "Pod"
+        /// Derived by `MeshState` from an EndpointSlice: a pod on another node,
+        /// known only by address, node and name. Its labels and service account
+        /// are not known, so it has no identity (`knownIdentity` is nil) and
+        /// selectors never pick it; it is reached as an endpoint of its Service.
+        case endpointSlice = "EndpointSlice"
     }
 
     public var source: Source
@@ -11,6 +17,7 @@ public struct Workload: Hashable, Sendable, Codable {
     public var namespace: String
     public var labels: [String: String]
     public var addresses: [IPAddress]
+    /// Empty when unknown (EndpointSlice workloads).
     public var serviceAccount: String
     /// The node whose agent serves this workload (`ferry.dev/node`, or the pod's nodeName).
     public var node: String?
@@ -47,6 +54,11 @@ public struct Workload: Hashable, Sendable, Codable {
     /// The SPIFFE identity this workload's certificate carries.
     public func identity(trustDomain: String) -> SpiffeID {
         SpiffeID(trustDomain: trustDomain, namespace: namespace, serviceAccount: serviceAccount)
+    }
+
+    /// The identity, when the service account is known (not for EndpointSlice workloads).
+    public func knownIdentity(trustDomain: String) -> SpiffeID? {
+        serviceAccount.isEmpty ? nil : identity(trustDomain: trustDomain)
     }
 
     /// The workload name Istio's metrics use: the `app` label, else the name.

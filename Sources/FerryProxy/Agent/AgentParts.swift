@@ -61,7 +61,7 @@ public struct AgentParts: Sendable {
                 AdminAPI.WorkloadInfo(
                     key: workload.key, name: workload.name, namespace: workload.namespace, node: workload.node,
                     addresses: workload.addresses.map(\.description),
-                    identity: workload.identity(trustDomain: state.config.trustDomain).uri,
+                    identity: workload.knownIdentity(trustDomain: state.config.trustDomain)?.uri ?? "unknown",
                     cgroup: workload.cgroup, enrolled: enrolled.contains(workload.key),
                     index: WorkloadIndex.of(workload), source: workload.source.rawValue, labels: workload.labels
                 )

@@ -7,7 +7,7 @@ extension TrafficLabels {
         destinationWorkload = workload.canonicalName
         destinationNamespace = workload.namespace
         destinationApp = workload.labels["app"] ?? "unknown"
-        destinationPrincipal = workload.identity(trustDomain: state.config.trustDomain).uri
+        destinationPrincipal = workload.knownIdentity(trustDomain: state.config.trustDomain)?.uri ?? "unknown"
         if let service {
             destinationService = service.hostname()
             destinationServiceName = service.name

@@ -37,7 +37,7 @@ enum OutboundConnection {
                 id: context.connections.makeID(), direction: .outbound, route: route,
                 client: IPEndpoint(channel.remoteAddress), destination: origin.destination, upstream: upstream,
                 sourceWorkload: source?.key, destinationWorkload: workload?.key, sourceIdentity: sourceIdentity?.uri,
-                destinationIdentity: workload?.identity(trustDomain: state.config.trustDomain).uri, labels: labels
+                destinationIdentity: workload?.knownIdentity(trustDomain: state.config.trustDomain)?.uri, labels: labels
             )
         }
 
