@@ -42,9 +42,9 @@ import Testing
             #expect(stats["list"] == 3)
             #expect(stats["continue"] == 2)
             #expect(harness.status("Pod").lists == 1)
-            // Kinds FerryMesh cannot decode yet are not watched at all.
-            #expect(!harness.source.watchedKinds.contains("HTTPRoute"))
-            #expect(try await harness.server.stats("httproutes")["list"] == nil)
+            // Every kind FerryMesh decodes is watched, the traffic kinds included.
+            #expect(harness.source.watchedKinds.contains("HTTPRoute"))
+            #expect(harness.source.watchedKinds.contains("RateLimit"))
             try await Task.sleep(for: .milliseconds(300))
             #expect(harness.states.count == 1, "nothing changed, so nothing more is published")
         }

@@ -48,6 +48,8 @@ public struct KubernetesKind: Sendable {
             .decoded("PeerAuthentication", "security.istio.io/v1", "peerauthentications"),
             .decoded("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
             .decoded("DestinationRule", "networking.istio.io/v1", "destinationrules"),
+            .decoded("VirtualService", "networking.istio.io/v1", "virtualservices"),
+            .decoded("RateLimit", "ferry.dev/v1alpha1", "ratelimits"),
             .meshConfigMap(namespace: meshConfigNamespace),
         ]
     }

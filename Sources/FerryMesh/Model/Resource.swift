@@ -78,7 +78,7 @@ public enum ResourceDecoder {
     /// switch below (FerryKubernetesTests checks that kinds left out really are).
     public static let decodedKinds: Set<String> = [
         "MeshConfig", "Node", "Namespace", "Pod", "Service", "EndpointSlice", "WorkloadEntry",
-        "AuthorizationPolicy", "PeerAuthentication",
+        "AuthorizationPolicy", "PeerAuthentication", "HTTPRoute", "DestinationRule", "VirtualService", "RateLimit",
     ]
 
     public static func decode(yaml text: String, file: String) throws -> [LocatedResource] {
