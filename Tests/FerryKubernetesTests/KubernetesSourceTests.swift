@@ -81,7 +81,14 @@ import Testing
             let state = try await harness.waitForState("the pod after the bad policies") { $0.workloadKeys == ["shop/web-1"] }
             #expect(state.authorizationPolicies.map(\.key) == ["shop/deny-bad"])
             #expect(state.authorizationPolicies.first?.action == .deny)
-            let problems = harness.source.problems.map(\.description)
+            // Kinds are watched on separate streams, so the policies' events may
+            // arrive after the pod's: wait for both problems.
+            var problems: [String] = []
+            for _ in 0..<100 {
+                problems = harness.source.problems.map(\.description)
+                if problems.count >= 2 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             #expect(problems.count == 2)
             #expect(problems.allSatisfy { $0.contains("CUSTOM is not supported") })
             #expect(problems.contains { $0.hasPrefix("AuthorizationPolicy shop/new-bad") })

@@ -2,6 +2,7 @@ import FerryMesh
 import Logging
 import NIOCore
 import NIOHTTP2
+import NIOSSL
 import NIOPosix
 import ServiceLifecycle
 
@@ -70,10 +71,16 @@ final class ConnectionErrorLogger: ChannelInboundHandler {
         self.onError = onError
     }
 
+    /// TLS and socket errors end the connection. HTTP/2 errors are NIO's to
+    /// handle: it sends GOAWAY for connection errors and resets only the stream
+    /// for stream errors, which must not take the other streams down.
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         let peer = context.channel.remoteAddress.map { "\($0)" } ?? "?"
         onError(error, peer)
-        logger.info("HBONE connection closed on error", metadata: ["ferry.peer": "\(peer)", "ferry.error": "\(error)"])
-        context.close(promise: nil)
+        let fatal = error is NIOSSLError || error is IOError || error is ChannelError
+        logger.info(fatal ? "HBONE connection closed on error" : "HBONE stream error", metadata: [
+            "ferry.peer": "\(peer)", "ferry.error": "\(error)",
+        ])
+        if fatal { context.close(promise: nil) }
     }
 }

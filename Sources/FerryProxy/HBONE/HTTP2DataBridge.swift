@@ -48,6 +48,11 @@ final class HTTP2DataBridge: ChannelDuplexHandler, RemovableChannelHandler {
             promise?.succeed()
             return
         }
+        // After END_STREAM a DATA frame is a protocol error; there is nowhere to send it.
+        guard !outputEnded else {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
         context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(buffer)))), promise: promise)
     }
 

@@ -57,6 +57,7 @@ enum L7Downstream {
                 ])
             })
         }
+        try channel.pipeline.syncOperations.addHandler(CloseOnError())
     }
 }
 
@@ -106,5 +107,15 @@ enum Upgrade {
             }
         }
         Splice.startReading(downstream)
+    }
+}
+
+/// Closes a client connection after a protocol error (NIO's HTTP/2 handler has
+/// sent its GOAWAY by then), so a broken client is not kept around.
+final class CloseOnError: ChannelInboundHandler {
+    typealias InboundIn = Any
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
     }
 }

@@ -158,6 +158,8 @@ final class L7Proxy: Sendable {
         let version = request.head.version
         var retries = 0
         while true {
+            // The overall deadline passed: its answer has gone out already.
+            if Task.isCancelled { return (.local(.gatewayTimeout, reason: "request timeout", version: version), outcome) }
             let now = ContinuousClock.now
             guard let endpoint = balancer.pick(
                 from: endpoints, policy: backend.policy.loadBalancer, destination: backend.destinationKey, request: info,

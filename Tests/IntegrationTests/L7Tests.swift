@@ -1,0 +1,314 @@
+import FerryProxy
+import Foundation
+import Testing
+
+/// Issue 5: HTTP traffic management in the agent, against real servers and
+/// clients (curl, h2load, gRPC, Python) across two nodes.
+@Suite(.serialized, .enabled(if: Privileges.isRoot, Privileges.skipReason))
+struct L7Tests {
+    /// node1: the client. node2: HTTP backends behind Services at 198.19.0.x.
+    struct Setup {
+        let mesh: TestMesh
+        var a: TestHost { mesh.nodes[0] }
+        var b: TestHost { mesh.nodes[1] }
+
+        /// name → (labels, port name, port, server arguments)
+        static let backends: [(String, [String: String], String, Int, [String])] = [
+            ("echo-v1", ["app": "echo", "version": "v1"], "http", 9000, ["--name", "v1"]),
+            ("echo-v2", ["app": "echo", "version": "v2"], "http", 9001, ["--name", "v2"]),
+            ("flaky", ["app": "flaky"], "http", 9002, ["--name", "flaky", "--fail-ratio", "0.5"]),
+            ("dead", ["app": "dead"], "http", 9003, ["--name", "dead", "--fail-ratio", "1"]),
+            ("slow", ["app": "slow"], "http", 9004, ["--name", "slow", "--delay-ms", "1000"]),
+            ("pool-ok", ["app": "pool"], "http", 9005, ["--name", "pool-ok"]),
+            ("pool-bad", ["app": "pool"], "http", 9006, ["--name", "pool-bad", "--fail-ratio", "1"]),
+        ]
+
+        init(_ name: String) throws {
+            mesh = try TestMesh(name)
+            do {
+                try mesh.addWorkload("client", on: mesh.nodes[0])
+                for (name, labels, portName, port, arguments) in Self.backends {
+                    try mesh.addWorkload(name, on: mesh.nodes[1], labels: labels, ports: [portName: port])
+                    let server = try mesh.nodes[1].spawn(name, in: name, ["python3", Paths.tool("httpserver.py"), "--port", "\(port)"] + arguments)
+                    guard server.waitForOutput("listening") else { throw TestLab.LabError("\(name) did not start: \(server.stderr)") }
+                }
+                try mesh.addWorkload("h2", on: mesh.nodes[1], ports: ["http2": 9100])
+                let docs = mesh.lab.logDirectory + "/h2docs"
+                try FileManager.default.createDirectory(atPath: docs, withIntermediateDirectories: true)
+                try "hello over h2c\n".write(toFile: docs + "/index.html", atomically: true, encoding: .utf8)
+                _ = try mesh.nodes[1].spawn("nghttpd", in: "h2", ["nghttpd", "--no-tls", "-d", docs, "9100"])
+                try mesh.addWorkload("grpc", on: mesh.nodes[1], ports: ["grpc": 9200])
+                let grpc = try mesh.nodes[1].spawn("grpc", in: "grpc", ["python3", Paths.tool("grpcecho.py"), "serve", "--port", "9200", "--name", "grpc"])
+                guard grpc.waitForOutput("listening", timeout: 20) else { throw TestLab.LabError("grpc server: \(grpc.stderr)") }
+                try services()
+                try mesh.start()
+                guard mesh.waitForCertificates() else { throw TestLab.LabError("no certificates") }
+            } catch {
+                mesh.tearDown()
+                throw error
+            }
+        }
+
+        func services() throws {
+            var yaml = ""
+            let http: [(String, String, [String: String])] = [
+                ("echo", "198.19.0.10", ["app": "echo"]), ("echo-v1", "198.19.0.11", ["app": "echo", "version": "v1"]),
+                ("echo-v2", "198.19.0.12", ["app": "echo", "version": "v2"]), ("flaky", "198.19.0.13", ["app": "flaky"]),
+                ("dead", "198.19.0.14", ["app": "dead"]), ("slow", "198.19.0.15", ["app": "slow"]), ("pool", "198.19.0.16", ["app": "pool"]),
+            ]
+            for (name, vip, selector) in http {
+                yaml += service(name, vip: vip, selector: selector, port: "{name: http, port: 80, targetPort: http}")
+            }
+            yaml += service("h2", vip: "198.19.0.20", selector: ["app": "h2"], port: "{name: web, appProtocol: http2, port: 80, targetPort: 9100}")
+            yaml += service("grpc", vip: "198.19.0.21", selector: ["app": "grpc"], port: "{name: api, appProtocol: grpc, port: 50051, targetPort: 9200}")
+            try yaml.write(toFile: mesh.configDirectory + "/services.yaml", atomically: true, encoding: .utf8)
+        }
+
+        func service(_ name: String, vip: String, selector: [String: String], port: String) -> String {
+            let labels = selector.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            return "---\napiVersion: v1\nkind: Service\nmetadata: {name: \(name), namespace: demo}\nspec:\n  clusterIP: \(vip)\n  selector: {\(labels)}\n  ports: [\(port)]\n"
+        }
+
+        /// Writes a traffic policy file and waits until node1's agent applied it.
+        func apply(_ yaml: String, file: String = "traffic.yaml") throws {
+            let agent = mesh.agents[0]
+            let before = try agent.ctlJSON(["status"], as: AdminAPI.Status.self).configGeneration
+            try yaml.write(toFile: mesh.configDirectory + "/" + file, atomically: true, encoding: .utf8)
+            let applied = poll(timeout: 5) { ((try? agent.ctlJSON(["status"], as: AdminAPI.Status.self))?.configGeneration ?? 0) > before }
+            let errors = (try? agent.ctlJSON(["status"], as: AdminAPI.Status.self))?.configErrors ?? []
+            guard applied, errors.isEmpty else { throw TestLab.LabError("policy not applied: \(errors)") }
+        }
+
+        struct Summary: Decodable {
+            var statuses: [String: Int]
+            var workloads: [String: Int]
+            var reasons: [String: Int]
+            var elapsed: Double
+            func count(_ status: Int) -> Int { statuses["\(status)"] ?? 0 }
+        }
+
+        func requests(_ url: String, count: Int, concurrency: Int = 4, headers: [String] = [], rate: Double? = nil) throws -> Summary {
+            var arguments = ["python3", Paths.tool("httpclient.py"), "--url", url, "--count", "\(count)", "--concurrency", "\(concurrency)"]
+            for header in headers { arguments += ["--header", header] }
+            if let rate { arguments += ["--rate", "\(rate)"] }
+            let result = try a.run(in: "client", arguments, timeout: 300)
+            guard result.ok else { throw TestLab.LabError("client failed: \(result.output)") }
+            return try JSONDecoder().decode(Summary.self, from: Data(result.stdout.utf8))
+        }
+
+        func backendCount(_ port: Int) throws -> Int {
+            let answer = try b.run(in: "ctl", ["curl", "-s", "http://127.0.0.1:\(port)/__count"]).stdout
+            return (try? JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Int])?["requests"] ?? -1
+        }
+    }
+
+    @Test func routingSplitCanaryUpgradeAndBadRequests() throws {
+        let setup = try Setup("l7routing")
+        defer { setup.mesh.tearDown() }
+        let curl = try setup.a.run(in: "client", ["curl", "-s", "-w", "\\n%{http_code}", "http://198.19.0.11/hello?x=1", "-H", "x-test: yes"])
+        #expect(curl.stdout.contains("\"workload\": \"v1\"") && curl.stdout.hasSuffix("200"), "\(curl.output)")
+        #expect(curl.stdout.contains("\"traceparent\""), "a traceparent reaches the backend")
+
+        try setup.apply("""
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: echo-split, namespace: demo}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+          rules:
+          - matches: [{headers: [{name: x-canary, value: "true"}]}]
+            backendRefs: [{name: echo-v2, port: 80}]
+          - backendRefs: [{name: echo-v1, port: 80, weight: 90}, {name: echo-v2, port: 80, weight: 10}]
+        """)
+        let split = try setup.requests("http://198.19.0.10/split", count: 2000, concurrency: 8)
+        #expect(split.count(200) == 2000, "\(split.statuses)")
+        let share = Double(split.workloads["v1"] ?? 0) / 2000
+        #expect(abs(share - 0.9) <= 0.03, "v1 share \(share) of \(split.workloads)")
+        let canary = try setup.requests("http://198.19.0.10/canary", count: 50, headers: ["x-canary:true"])
+        #expect(canary.workloads == ["v2": 50], "\(canary.workloads)")
+
+        // An Upgrade passes: 101 from the backend, then raw bytes both ways.
+        let upgrade = try setup.a.run(in: "client", ["python3", "-c", """
+            import socket
+            s = socket.create_connection(("198.19.0.11", 80), timeout=5)
+            s.sendall(b"GET /ws HTTP/1.1\\r\\nHost: echo\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n\\r\\n")
+            head = b""
+            while b"\\r\\n\\r\\n" not in head:
+                head += s.recv(4096)
+            s.sendall(b"frame-through-the-mesh")
+            data = b""
+            while len(data) < 22:
+                data += s.recv(4096)
+            print(head.split(b"\\r\\n")[0].decode(), data.decode())
+            """])
+        #expect(upgrade.stdout.contains("101") && upgrade.stdout.contains("frame-through-the-mesh"), "\(upgrade.output)")
+
+        // Malformed requests get 400 and the agent stays up.
+        let bad = try setup.a.run(in: "client", ["python3", "-c", """
+            import socket
+            def ask(raw):
+                s = socket.create_connection(("198.19.0.11", 80), timeout=5)
+                s.sendall(raw)
+                answer = s.recv(4096).split(b"\\r\\n")[0].decode()
+                s.close()
+                return answer
+            print(ask(b"POST / HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nZZZ\\r\\nnot chunked\\r\\n"))
+            print(ask(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nX-Big: " + b"a" * 200000 + b"\\r\\n\\r\\n"))
+            """])
+        let lines = bad.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines.allSatisfy { $0.contains(" 400") || $0.contains(" 431") }, "\(bad.output)")
+        #expect(setup.mesh.agents[0].process!.isRunning)
+        #expect(try setup.requests("http://198.19.0.11/after", count: 5).count(200) == 5)
+    }
+
+    @Test func retriesBudgetTimeoutsOutliersAndCircuitBreaking() throws {
+        let setup = try Setup("l7resilience")
+        defer { setup.mesh.tearDown() }
+        try setup.apply("""
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: flaky, namespace: demo}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: flaky, port: 80}]
+          rules: [{backendRefs: [{name: flaky, port: 80}], retry: {codes: [503], attempts: 7, backoff: 1ms}}]
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: dead, namespace: demo}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: dead, port: 80}]
+          rules: [{backendRefs: [{name: dead, port: 80}], retry: {codes: [503], attempts: 5, backoff: 1ms}}]
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: slow, namespace: demo}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: slow, port: 80}]
+          rules: [{backendRefs: [{name: slow, port: 80}], timeouts: {request: 3s, backendRequest: 200ms}}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: pool, namespace: demo}
+        spec:
+          host: pool
+          trafficPolicy:
+            loadBalancer: {simple: ROUND_ROBIN}
+            outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 100}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: slow, namespace: demo}
+        spec:
+          host: slow
+          trafficPolicy:
+            connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 1}}
+        """)
+        // While the budget allows (here its reserve of 10 retries a second covers
+        // the ~8 a second needed), retries turn a 50%-failing backend into >= 99% success.
+        let flaky = try setup.requests("http://198.19.0.13/r", count: 100, concurrency: 1, rate: 8)
+        #expect(Double(flaky.count(200)) / 100 >= 0.99, "\(flaky.statuses)")
+        // Against a backend that always fails, the budget stops retries: far fewer
+        // than 5 retries per request reach it.
+        let before = try setup.backendCount(9003)
+        let dead = try setup.requests("http://198.19.0.14/r", count: 300, concurrency: 4)
+        let attempts = try setup.backendCount(9003) - before
+        #expect(dead.count(503) == 300)
+        #expect(attempts < 300 * 2, "budget: \(attempts) attempts for 300 requests (5 retries each would be 1800)")
+        #expect(attempts > 300, "some retries were made: \(attempts)")
+
+        // A per-try timeout of 200 ms fires long before the backend's 1 s.
+        let started = Date()
+        let slow = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://198.19.0.15/t"])
+        #expect(slow.stdout == "504", "\(slow.output)")
+        #expect(Date().timeIntervalSince(started) < 0.9)
+
+        // Outlier detection ejects the failing endpoint, then readmits it.
+        let ejecting = try setup.requests("http://198.19.0.16/o", count: 40, concurrency: 1)
+        #expect(ejecting.count(503) <= 3, "ejected after 2 consecutive 5xx: \(ejecting.statuses)")
+        usleep(3_500_000)
+        let readmitted = try setup.requests("http://198.19.0.16/o", count: 6, concurrency: 1)
+        #expect(readmitted.count(503) >= 1, "readmitted after baseEjectionTime: \(readmitted.statuses)")
+
+        // Circuit breaking: one request at a time to the slow backend; the rest get 503 UO.
+        let breaker = try setup.requests("http://198.19.0.15/cb", count: 12, concurrency: 12)
+        #expect((breaker.reasons.first { $0.key.contains("circuit breaker") }?.value ?? 0) >= 5, "\(breaker.statuses) \(breaker.reasons)")
+        let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
+        #expect(metrics.contains("response_flags=\"UO\""))
+        #expect(metrics.contains("response_flags=\"UT\""))
+    }
+
+    @Test func rateLimitAndFaultInjection() throws {
+        let setup = try Setup("l7limits")
+        defer { setup.mesh.tearDown() }
+        try setup.apply("""
+        apiVersion: ferry.dev/v1alpha1
+        kind: RateLimit
+        metadata: {name: v2, namespace: demo}
+        spec: {targetRef: {kind: Service, name: echo-v2}, requestsPerSecond: 20, burst: 5}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: v1-faults, namespace: demo}
+        spec:
+          hosts: [echo-v1]
+          http:
+          - fault:
+              abort: {httpStatus: 418, percentage: {value: 30}}
+              delay: {fixedDelay: 50ms, percentage: {value: 20}}
+            route: [{destination: {host: echo-v1}}]
+        """)
+        // 100 requests a second for 5 s against 20/s with a burst of 5.
+        let limited = try setup.requests("http://198.19.0.12/rl", count: 500, concurrency: 8, rate: 100)
+        let allowed = Double(limited.count(200))
+        let expected = 20 * limited.elapsed + 5
+        #expect(abs(allowed - expected) / expected <= 0.10, "\(allowed) allowed over \(limited.elapsed) s; expected \(expected)")
+        #expect(limited.count(429) > 0 && limited.count(200) + limited.count(429) == 500, "\(limited.statuses)")
+
+        let faults = try setup.requests("http://198.19.0.11/f", count: 2000, concurrency: 16)
+        let aborted = Double(faults.count(418)) / 2000
+        #expect(abs(aborted - 0.30) <= 0.05, "abort share \(aborted): \(faults.statuses)")
+        let log = setup.mesh.agents[0].process!.stdout.split(separator: "\n").filter { $0.contains("\"path\":\"/f\"") }
+        let delayed = Double(log.filter { $0.contains("\"response_flags\":\"DI\"") || $0.contains("\"duration_ms\":5") }.count)
+        let delayedShare = Double(log.filter { $0.contains("DI") }.count) / Double(max(log.count, 1))
+        #expect(log.count == 2000)
+        #expect(abs(delayedShare - 0.20 * 0.70) <= 0.05 || abs(delayedShare - 0.20) <= 0.05, "delay share \(delayedShare) (\(delayed))")
+    }
+
+    @Test func h2loadAndGRPCThroughTheMesh() throws {
+        let setup = try Setup("l7h2")
+        defer { setup.mesh.tearDown() }
+        let h2load = try setup.a.run(in: "client", ["h2load", "-n", "400", "-c", "4", "-m", "8", "http://198.19.0.20/index.html"], timeout: 120)
+        #expect(h2load.stdout.contains("400 succeeded"), "\(h2load.output)")
+        let prior = try setup.a.run(in: "client", ["curl", "-s", "--http2-prior-knowledge", "http://198.19.0.20/index.html"])
+        #expect(prior.stdout.contains("hello over h2c"), "\(prior.output)")
+        let grpc = try setup.a.run(in: "client", ["python3", Paths.tool("grpcecho.py"), "call", "--target", "198.19.0.21:50051",
+                                                  "--message", "unary through ferry"], timeout: 60)
+        #expect(grpc.stdout.contains("grpc: unary through ferry"), "\(grpc.output)")
+        let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
+        #expect(metrics.contains("request_protocol=\"grpc\""))
+        // Invalid HTTP/2 frames: a GOAWAY, and the agent carries on.
+        let garbage = try setup.a.run(in: "client", ["python3", "-c", """
+            import socket
+            s = socket.create_connection(("198.19.0.20", 80), timeout=5)
+            s.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + b"\\x00\\x00\\x04\\x00\\x00\\x00\\x00\\x00\\x00abcd")
+            data = b""
+            while True:
+                try:
+                    chunk = s.recv(4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            # Walk the frames: type 0x7 is GOAWAY.
+            kinds, i = [], 0
+            while i + 9 <= len(data):
+                length = int.from_bytes(data[i:i + 3], "big")
+                kinds.append(data[i + 3])
+                i += 9 + length
+            print("goaway" if 7 in kinds else kinds)
+            """])
+        #expect(garbage.stdout.contains("goaway"), "\(garbage.output)")
+        #expect(setup.mesh.agents[0].process!.isRunning)
+    }
+}
