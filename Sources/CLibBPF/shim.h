@@ -9,6 +9,10 @@
 #include <sys/mount.h>
 #include "../../BPF/include/ferry_abi.h"
 
+// setns(2) is declared by glibc only under _GNU_SOURCE; declare it here.
+extern int setns(int fd, int nstype);
+#define FERRY_CLONE_NEWNET 0x40000000
+
 // libbpf hands its log lines over as a format string plus va_list; Swift cannot call
 // vsnprintf on an imported va_list portably, so render it here.
 static inline int ferry_format_libbpf_log(char *buffer, size_t size, const char *format, va_list args) {

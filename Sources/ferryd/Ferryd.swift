@@ -21,7 +21,9 @@ struct AgentCommand: AsyncParsableCommand {
     )
 
     @Option(name: .customLong("config-dir"), help: "Directory of mesh YAML (the file source).")
-    var configDirectory: String
+    var configDirectory: String?
+
+    @OptionGroup var kubernetes: KubernetesOptions
 
     @Option(help: "This node's name (as in Node resources and ferry.dev/node).")
     var node: String = ProcessInfo.processInfo.environment["NODE_NAME"] ?? ProcessInfo.processInfo.hostName
@@ -48,13 +50,18 @@ struct AgentCommand: AsyncParsableCommand {
         var logger = Logger(label: "ferryd")
         logger[metadataKey: "ferry.node"] = "\(node)"
         try requireRoot()
-        guard FileManager.default.fileExists(atPath: configDirectory) else {
-            fail("configuration directory \(configDirectory) does not exist")
+        let kubernetesSource = kubernetes.enabled
+        switch (configDirectory, kubernetesSource) {
+        case (nil, false): fail("give --config-dir DIR (the file source) or --kubernetes / --kubeconfig PATH")
+        case (_?, true): fail("--config-dir and --kubernetes/--kubeconfig are two sources; choose one")
+        case (let directory?, false):
+            guard FileManager.default.fileExists(atPath: directory) else { fail("configuration directory \(directory) does not exist") }
+        default: break
         }
         let layout: DatapathLayout
         do { layout = try datapath.layout() } catch { fail("\(error)") }
         var configuration = AgentConfiguration(
-            node: node, configDirectory: configDirectory, datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
+            node: node, configDirectory: configDirectory ?? "", datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
         )
         configuration.adminPort = adminPort
         switch (caAddress, credentials, embeddedCA) {
@@ -70,7 +77,13 @@ struct AgentCommand: AsyncParsableCommand {
             fail("use either --ca-address with --credentials, or --embedded-ca, not both")
         }
         do {
-            try await Agent.run(configuration, logger: logger)
+            if kubernetesSource {
+                let store = StateStore()
+                let source = try kubernetes.source(node: node, store: store, logger: logger)
+                try await Agent.run(configuration, store: store, source: source, logger: logger)
+            } else {
+                try await Agent.run(configuration, logger: logger)
+            }
         } catch let error as BPFError {
             fail(error.description)
         } catch {

@@ -23,6 +23,10 @@ public struct Workload: Hashable, Sendable, Codable {
     public var node: String?
     /// The workload's cgroup, relative to the cgroup2 mount (`ferry.dev/cgroup`).
     public var cgroup: String?
+    /// The workload's own network namespace (`ferry.dev/netns`: a path such as
+    /// /run/netns/NAME or /proc/PID/ns/net), when it is not the node's: ferryd
+    /// then opens its capture listener inside it.
+    public var netns: String?
     /// Named ports ("http" → 8080) for Service targetPort names.
     public var ports: [String: Int]
     /// Pod UID, used to find the pod's cgroup on a Kubernetes node.
@@ -66,6 +70,7 @@ public struct Workload: Hashable, Sendable, Codable {
 
     public static let nodeAnnotation = "ferry.dev/node"
     public static let cgroupAnnotation = "ferry.dev/cgroup"
+    public static let netnsAnnotation = "ferry.dev/netns"
     public static let meshLabel = "ferry.dev/mesh"
 
     static let workloadEntryAPIVersions: Set<String> = [
@@ -102,6 +107,7 @@ public struct Workload: Hashable, Sendable, Codable {
             node: meta.annotations[Self.nodeAnnotation], cgroup: cgroup, ports: ports, uid: meta.uid,
             meshEnabled: true
         )
+        netns = meta.annotations[Self.netnsAnnotation]
     }
 
     /// From a Kubernetes Pod; only the fields Ferry needs are read.
@@ -133,6 +139,7 @@ public struct Workload: Hashable, Sendable, Codable {
             ports: ports, uid: meta.uid,
             meshEnabled: meta.labels[Self.meshLabel] == "enabled"
         )
+        netns = meta.annotations[Self.netnsAnnotation]
     }
 }
 

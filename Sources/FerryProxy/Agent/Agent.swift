@@ -15,10 +15,17 @@ import ServiceLifecycle
 /// `ServiceGroup` that drains on SIGTERM/SIGINT. Pinned programs stay in place
 /// when it exits.
 public enum Agent {
+    /// Runs with the file source of `configuration.configDirectory`.
     public static func run(_ configuration: AgentConfiguration, logger: Logger) async throws {
         let store = StateStore()
         let watcher = ConfigWatcher(directory: configuration.configDirectory, store: store, logger: logger)
-        watcher.reloadNow()
+        try await run(configuration, store: store, source: watcher, logger: logger)
+    }
+
+    /// Runs with any source that publishes into `store`.
+    public static func run(_ configuration: AgentConfiguration, store: StateStore, source watcher: any MeshSource,
+                           logger: Logger) async throws {
+        watcher.prime()
         FerryLogging.setLevel(Logger.Level(rawValue: store.state.config.logLevel) ?? .info)
 
         LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
@@ -29,7 +36,7 @@ public enum Agent {
             datapath: datapath, store: store, node: configuration.node,
             cgroupMount: configuration.cgroupMount, enrollment: enrollment, policies: policies, logger: logger
         )
-        reconciler.reconcile(store.state)
+        if store.state.generation > 0 { reconciler.reconcile(store.state) }
 
         let registry = PrometheusCollectorRegistry()
         let connections = ConnectionTable(metrics: TCPMetrics(registry: registry))
@@ -76,10 +83,11 @@ public enum Agent {
         let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)
         let inbound = InboundPlaintextListener(context: context, group: dataGroup, datapath: datapath)
         let enforcer = PolicyEnforcer(context: context)
+        let podListeners = PodListeners(context: context, group: dataGroup, cgroupMount: configuration.cgroupMount)
         let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
         let sampler = KernelSampler(
             datapath: datapath, connections: connections, metrics: AgentMetrics(registry: registry, version: AgentParts.version),
-            certificates: { identity?.statuses() ?? [] }, reloads: { watcher.reloads.withLock { $0 } }
+            certificates: { identity?.statuses() ?? [] }, reloads: { watcher.reloadCounts }
         )
 
         let group = ServiceGroup(
@@ -88,6 +96,7 @@ public enum Agent {
                     .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
                     .init(service: flusher), .init(service: enforcer), .init(service: sampler),
+                    .init(service: podListeners),
                 ] + meshServices.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

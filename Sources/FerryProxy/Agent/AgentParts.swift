@@ -14,7 +14,7 @@ public struct AgentParts: Sendable {
     let node: String
     let startedAt: Date
     let store: StateStore
-    let watcher: ConfigWatcher
+    let watcher: any MeshSource
     let reconciler: DatapathReconciler
     let datapath: FerryDatapath
     let connections: ConnectionTable
@@ -31,7 +31,7 @@ public struct AgentParts: Sendable {
         return AdminAPI.Status(
             node: node, version: Self.version, uptimeSeconds: -startedAt.timeIntervalSinceNow,
             configGeneration: state.generation,
-            configErrors: watcher.currentErrors.withLock { $0 }.map(\.description),
+            configErrors: watcher.problems,
             datapathProblems: reconciler.problems.withLock { $0 },
             programsAttached: FerryDatapath.attachedPrograms(datapath.layout),
             enrolledWorkloads: reconciler.enrollment.all.values.map(\.key).sorted(),
@@ -76,7 +76,7 @@ public struct AgentParts: Sendable {
                 )
             },
             resources: state.resources.map { "\($0.resource.key) (\($0.file):\($0.line))" },
-            errors: watcher.currentErrors.withLock { $0 }.map(\.description)
+            errors: watcher.problems
         )
     }
 

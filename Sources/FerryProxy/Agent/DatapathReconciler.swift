@@ -49,7 +49,9 @@ public final class DatapathReconciler: Service, Sendable {
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await state in self.store.updates().cancelOnGracefulShutdown() {
+                // Generation 0 is "nothing loaded yet" (the API lists still running):
+                // reconciling it would unenroll every workload.
+                for await state in self.store.updates().cancelOnGracefulShutdown() where state.generation > 0 {
                     self.reconcile(state)
                 }
             }
@@ -57,7 +59,8 @@ public final class DatapathReconciler: Service, Sendable {
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     let wrong = !self.problems.withLock { $0.isEmpty }
                     try? await Task.sleep(for: wrong ? .seconds(1) : .seconds(10))
-                    self.reconcile(self.store.state)
+                    let state = self.store.state
+                    if state.generation > 0 { self.reconcile(state) }
                 }
             }
             await group.next()
@@ -86,8 +89,13 @@ public final class DatapathReconciler: Service, Sendable {
 
     private func reconcileEnrollment(_ state: MeshState, security: SecurityPolicies, issues: inout [String]) {
         var desired: [UInt64: (Workload, ferry_workload)] = [:]
+        let pods = state.workloads.contains { $0.source == .pod && $0.cgroup == nil }
+            ? PodCgroupLocator.discover(mount: cgroupMount) : nil
         for workload in state.workloads(onNode: node) {
-            guard let cgroup = workload.cgroup else { continue }
+            // Pods are found by UID under the kubelet's cgroup tree.
+            let located = workload.cgroup == nil && workload.source == .pod
+                ? workload.uid.flatMap { pods?.locate(podUID: $0)?.path } : nil
+            guard let cgroup = workload.cgroup ?? located else { continue }
             // While ferryd is down: MeshConfig's failMode if set, else closed for
             // workloads under STRICT mTLS, so they never talk plaintext.
             let failClosed = state.config.failMode.map { $0 == .closed }

@@ -22,16 +22,21 @@ public final class OutboundListener: Service, Sendable {
         self.drainTimeout = drainTimeout
     }
 
+    /// Accepted connections are held (`InboundHold`) and routed.
+    static func bootstrap(context: ProxyContext, group: EventLoopGroup) -> ServerBootstrap {
+        Listener.bootstrap(group: group) { channel in
+            channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                try channel.pipeline.syncOperations.addHandler(InboundHold())
+                OutboundConnection.start(channel, context: context)
+            })
+        }
+    }
+
     public func run() async throws {
         var channels: [Channel] = []
         for host in hosts {
             do {
-                channels.append(try await Listener.bind(host: host, port: port, group: group) { [context] channel in
-                    channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
-                        try channel.pipeline.syncOperations.addHandler(InboundHold())
-                        OutboundConnection.start(channel, context: context)
-                    })
-                })
+                channels.append(try await Self.bootstrap(context: context, group: group).bind(host: host, port: port).get())
                 context.logger.info("outbound listener up", metadata: ["ferry.address": "\(host):\(port)"])
             } catch where host.contains(":") {
                 // A node without IPv6 loopback still captures IPv4.

@@ -12,6 +12,12 @@ enum Listener {
 
     static func bind(host: String, port: Int, group: EventLoopGroup, marked: Bool = false,
                      accept: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) async throws -> Channel {
+        try await bootstrap(group: group, marked: marked, accept: accept).bind(host: host, port: port).get()
+    }
+
+    /// The bootstrap `bind` uses; also for sockets made elsewhere (`withBoundSocket`).
+    static func bootstrap(group: EventLoopGroup, marked: Bool = false,
+                          accept: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) -> ServerBootstrap {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -24,7 +30,7 @@ enum Listener {
             // Accepted sockets inherit the mark: sockops then tracks them as Ferry's.
             bootstrap = bootstrap.serverChannelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue)
         }
-        return try await bootstrap.bind(host: host, port: port).get()
+        return bootstrap
     }
 
     /// An outgoing connection from ferryd: marked (never captured), on the given
