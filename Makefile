@@ -10,7 +10,7 @@ SWIFT_FLAGS ?=
 BIN = $(shell swift build $(SWIFT_FLAGS) --show-bin-path)
 
 APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool iproute2 iperf3 \
-	curl python3 python3-h2 python3-cryptography tcpdump tshark haproxy nghttp2-client nghttp2-server prometheus ethtool procps \
+	curl python3 python3-h2 python3-cryptography tcpdump tshark haproxy nghttp2-client nghttp2-server prometheus wrk ethtool procps \
 	python3-pip
 # For Deploy/test/validate.sh, pinned so the checks do not change under us. There is
 # no helm binary in Debian or PyPI: helm-python-sdk carries Helm's Go engine instead.

@@ -15,6 +15,8 @@ trap lab_teardown EXIT INT TERM
 
 mkdir -p "$LAB_DIR"
 gcc -O2 -o "$LAB_DIR/rr" scripts/bench/rr.c
+gcc -O2 -o "$LAB_DIR/httpd" scripts/bench/httpd.c
+gcc -O2 -o "$LAB_DIR/httprr" scripts/bench/httprr.c
 lab_init
 
 # iperf3 throughput in Gbit/s: HOST CGROUP TARGET PORT STREAMS
@@ -90,11 +92,19 @@ setup_mesh() {
     workload bench-a client client
     workload bench-a local-server local-server "iperf: 5301, rr: 7100"
     workload bench-b server server "iperf: 5201, rr: 7000"
+    workload bench-b web web "http: 8080"
+    cat > "$CONFIG/svc-web.yaml" <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: bench}
+spec: {clusterIP: 198.19.0.30, selector: {app: web}, ports: [{name: http, port: 80, targetPort: http}]}
+YAML
     lab_spawn ca bench-a ca "$BIN/ferryd" ca --ca-dir "$LAB_DIR/ca" --config-dir "$CONFIG" --listen "$(lab_ip bench-a):15012"
     lab_spawn iperf-b bench-b server iperf3 -s -p 5201
     lab_spawn rr-b bench-b server "$LAB_DIR/rr" server 7000
     lab_spawn iperf-a bench-a local-server iperf3 -s -p 5301
     lab_spawn rr-a bench-a local-server "$LAB_DIR/rr" server 7100
+    lab_spawn httpd-b bench-b web "$LAB_DIR/httpd" 8080
     lab_wait_for "$LAB_DIR/rr-b.out" listening
     lab_wait_for "$LAB_DIR/rr-a.out" listening
     start_agent bench-a
@@ -207,11 +217,89 @@ policy() {
     "$BIN/ferry-bench" policy
 }
 
+cpu_seconds() {   # PID...: user+system CPU seconds of processes
+    local total=0 pid
+    for pid in "$@"; do
+        total=$(awk -v t="$total" -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", t + ($14 + $15) / hz }' "/proc/$pid/stat")
+    done
+    echo "$total"
+}
+
+# HTTP keep-alive at a fixed rate: HOST CGROUP TARGET PORT RATE → "p50 p99"
+httprr() {
+    lab_run "$1" "$2" "$LAB_DIR/httprr" "$3" "$4" "$5" 5000 | sed -E 's/p50_us=([0-9.]+) p99_us=([0-9.]+) rps=.*/\1 \2/'
+}
+
+# wrk at saturation: HOST CGROUP URL → "req/s p50_ms p99_ms"
+saturate() {
+    lab_run "$1" "$2" wrk -t2 -c16 -d"$SECONDS_PER_RUN"s --latency "$3" | awk '
+        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 } /^Requests\/sec/ { rps = $2 }
+        END { print rps, p50, p99 }'
+}
+
+start_haproxy_http() {
+    local dir="$LAB_DIR/haproxy" b; b=$(lab_ip bench-b)
+    cat > "$dir/http-client.cfg" <<CFG
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend web
+    bind 127.0.0.1:18080
+    default_backend web
+backend web
+    server b $b:18443 ssl verify required ca-file $LAB_DIR/ca/ca.crt crt $dir/leaf.pem ssl-min-ver TLSv1.3
+CFG
+    cat > "$dir/http-server.cfg" <<CFG
+defaults
+    mode http
+    option http-keep-alive
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend web
+    bind $b:18443 ssl crt $dir/leaf.pem ca-file $LAB_DIR/ca/ca.crt verify required ssl-min-ver TLSv1.3
+    default_backend web
+backend web
+    server s 127.0.0.1:8080
+CFG
+    lab_spawn haproxy-http-b bench-b haproxy-http haproxy -db -f "$dir/http-server.cfg"
+    lab_spawn haproxy-http-a bench-a haproxy-http haproxy -db -f "$dir/http-client.cfg"
+    sleep 1
+}
+
 http() {
-    if [ ! -x "$BIN/ferry-bench" ] || ! grep -q http <<<"$("$BIN/ferry-bench" 2>&1 || true)"; then return; fi
     echo
-    echo "== HTTP/1.1 keep-alive (see the http scenario) =="
-    "$BIN/ferry-bench" http
+    echo "== HTTP/1.1 keep-alive across nodes: direct, Ferry (L7 in the agent, HBONE mTLS), HAProxy HTTP mTLS pair =="
+    [ -f "$LAB_DIR/haproxy/leaf.pem" ] || start_haproxy
+    start_haproxy_http
+    local b; b=$(lab_ip bench-b)
+    local pids cpu0 cpu1 dp50 dp99 fp50 fp99 hp50 hp99 ferry_cpu haproxy_cpu
+    pids="$(ferryd_pid bench-a) $(ferryd_pid bench-b)"
+    read -r dp50 dp99 < <(httprr bench-a direct "$b" 8080 1000)
+    cpu0=$(cpu_seconds $pids)
+    read -r fp50 fp99 < <(httprr bench-a client 198.19.0.30 80 1000)
+    cpu1=$(cpu_seconds $pids)
+    ferry_cpu=$(python3 -c "print('%.1f%%' % ((float('$cpu1') - float('$cpu0')) / 5.0 * 100))")
+    local hpids; hpids=$(pgrep -f "haproxy -db -f $LAB_DIR/haproxy/http-" | tr '\n' ' ')
+    cpu0=$(cpu_seconds $hpids)
+    read -r hp50 hp99 < <(httprr bench-a direct 127.0.0.1 18080 1000)
+    cpu1=$(cpu_seconds $hpids)
+    haproxy_cpu=$(python3 -c "print('%.1f%%' % ((float('$cpu1') - float('$cpu0')) / 5.0 * 100))")
+    local drps dsp50 dsp99 frps fsp50 fsp99 hrps hsp50 hsp99
+    read -r drps dsp50 dsp99 < <(saturate bench-a direct "http://$b:8080/")
+    read -r frps fsp50 fsp99 < <(saturate bench-a client "http://198.19.0.30/")
+    read -r hrps hsp50 hsp99 < <(saturate bench-a direct "http://127.0.0.1:18080/")
+    row "metric" "direct" "ferry" "haproxy" "ferry/haproxy"
+    row "p50 at 1,000 req/s (µs)" "$dp50" "$fp50" "$hp50" "$(delta "$dp50" "$fp50") vs direct"
+    row "p99 at 1,000 req/s (µs)" "$dp99" "$fp99" "$hp99" "$(delta "$dp99" "$fp99") vs direct"
+    row "CPU per 1,000 req/s (cores)" "-" "$ferry_cpu" "$haproxy_cpu" "both agents / both proxies"
+    row "max req/s (wrk, 16 conns)" "$drps" "$frps" "$hrps" "$(ratio "$hrps" "$frps")"
+    row "p50 at saturation" "$dsp50" "$fsp50" "$hsp50" ""
+    row "p99 at saturation" "$dsp99" "$fsp99" "$hsp99" ""
+    echo "targets: p50 overhead ≤ 100 µs at 1,000 req/s; ≥ 1.2× HAProxy's req/s"
 }
 
 setup_mesh

@@ -42,14 +42,14 @@ public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
     public var traceparent: String { "00-\(traceID)-\(spanID)-\(sampled ? "01" : "00")" }
     public var description: String { traceparent }
 
+    /// `bytes` (8 or 16) random bytes as hex, never all zero; 64 bits per draw.
     static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        var text = ""
         while true {
-            text = ""
-            for _ in 0..<bytes {
-                let byte = UInt8.random(in: 0...255, using: &generator)
-                text += byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+            var text = ""
+            for _ in 0..<(bytes / 8) {
+                let word = String(generator.next() as UInt64, radix: 16)
+                text += String(repeating: "0", count: 16 - word.count) + word
             }
             if text.contains(where: { $0 != "0" }) { return text }
         }

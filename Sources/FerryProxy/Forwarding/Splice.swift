@@ -51,6 +51,7 @@ enum Splice {
 /// The access-log line for an L4 connection.
 enum AccessLogEntry {
     static func connectionClosed(_ record: ConnectionRecord, flags: ResponseFlags, log: AccessLog) {
+        guard log.isEnabled else { return }
         let snapshot = record.snapshot
         log.log([
             "type": "connection",
