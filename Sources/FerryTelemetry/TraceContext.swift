@@ -44,7 +44,7 @@ public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
 
     /// `bytes` (8 or 16) random bytes as hex, never all zero; 64 bits per draw.
     static func randomHex(bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = FastRandom()
         while true {
             var text = ""
             for _ in 0..<(bytes / 8) {

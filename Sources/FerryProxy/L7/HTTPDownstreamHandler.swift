@@ -21,6 +21,8 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
+    /// Request tasks run on this connection's event loop (see EventLoopTaskExecutor).
+    private var executor: EventLoopTaskExecutor?
 
     init(maxBodySize: Int = 64 << 20, upgrade: Upgrade? = nil, handle: @escaping Handle) {
         self.handle = handle
@@ -58,7 +60,9 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
             let handle = self.handle
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: ProxiedResponse.self)
-            promise.completeWithTask { await handle(request) }
+            let executor = self.executor ?? EventLoopTaskExecutor(context.eventLoop)
+            self.executor = executor
+            Task(executorPreference: executor) { promise.succeed(await handle(request)) }
             promise.futureResult.whenSuccess { response in
                 let (this, context) = bound.value
                 this.write(response, keepAlive: keepAlive, context: context)

@@ -59,28 +59,32 @@ final class UpstreamPool: Sendable {
             return try await sendOnStream(request, connection: connection)
         }
         let connection: Connection
-        if let reused = takeIdle(route.key) {
+        if let reused = takeIdle(route.key, preferring: route.eventLoop) {
             connection = reused
         } else {
             guard onNewConnection() else { throw UpstreamFailure.overflow("maxConnections to \(route.key.address)") }
             connection = try await open(route)
         }
-        let response = try await connection.channel.eventLoop.flatSubmit {
-            connection.exchange!.value.send(request, on: connection.channel.eventLoop)
+        let loop = connection.channel.eventLoop
+        let (response, reusable) = try await loop.onLoop {
+            let exchange = connection.exchange!.value
+            return exchange.send(request, on: loop).map { ($0, exchange.isIdle) }
         }.get()
-        let reusable = try await connection.channel.eventLoop.submit { connection.exchange!.value.isIdle }.get()
         if reusable { putIdle(route.key, connection) } else { connection.channel.close(promise: nil) }
         return response
     }
 
-    private func takeIdle(_ key: Key) -> Connection? {
+    /// An idle connection to `key`, one on `loop` if there is one: the
+    /// exchange then stays on the client connection's thread.
+    private func takeIdle(_ key: Key, preferring loop: EventLoop) -> Connection? {
         idle.withLock { idle in
-            while var list = idle[key], !list.isEmpty {
-                let connection = list.removeLast()
-                idle[key] = list
-                if connection.channel.isActive { return connection }
+            guard var list = idle[key] else { return nil }
+            defer { idle[key] = list }
+            list.removeAll { !$0.channel.isActive }
+            if let index = list.lastIndex(where: { $0.channel.eventLoop === loop }) {
+                return list.remove(at: index)
             }
-            return nil
+            return list.popLast()
         }
     }
 
@@ -150,7 +154,7 @@ final class UpstreamPool: Sendable {
             })
         }.get()
         defer { stream.close(promise: nil) }
-        return try await stream.eventLoop.flatSubmit {
+        return try await stream.eventLoop.onLoop {
             do {
                 let exchange = try stream.pipeline.syncOperations.handler(type: UpstreamExchange.self)
                 return exchange.send(request, on: stream.eventLoop)
