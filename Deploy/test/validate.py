@@ -426,7 +426,7 @@ def check_ca_contract(objects, namespace=NAMESPACE, secret="ferry-ca"):
     c = container(deployment)
     args = argv(c)
     expected = ["ferryd", "ca", "--kubernetes", "--ca-dir", "/var/lib/ferry/ca", "--listen", "0.0.0.0:15012",
-                "--agent-service-account", f"{namespace}/ferry-agent"]
+                "--mesh-namespace", namespace, "--agent-service-account", f"{namespace}/ferry-agent"]
     require(args == expected, f"command is {args}, the contract says {expected}")
     # The CA accepts the tokens of exactly the account the agents run as.
     agent_spec = pod_spec(find(objects, "DaemonSet", "ferry-agent"))
@@ -466,10 +466,14 @@ EXPECTED_RULES = {
         "ferry.dev": {"ratelimits": READ, "meshconfigs": READ},
     },
     ("Role", "ferry-agent"): {"": {"configmaps": READ}},
+    # Exactly what `ferryd ca --kubernetes` watches (KubernetesKind.caKinds): a
+    # kind it may not list would keep it from ever serving.
     ("ClusterRole", "ferry-ca"): {
         "authentication.k8s.io": {"tokenreviews": {"create"}},
-        "": {"pods": READ, "nodes": READ},
+        "": {"pods": READ, "nodes": READ, "namespaces": READ},
+        "networking.istio.io": {"workloadentries": READ},
     },
+    ("Role", "ferry-ca"): {"": {"configmaps": READ}},
 }
 
 
@@ -496,7 +500,8 @@ def check_rbac(objects, namespace=NAMESPACE):
         have = flatten(granted(roles[k]))
         want = flatten(want)
         require(have == want, f"{k[0]} {k[1]}: beyond the contract {sorted(have - want)}, missing {sorted(want - have)}")
-    require(roles[("Role", "ferry-agent")]["metadata"].get("namespace") == namespace, f"the agent's Role must be in {namespace}")
+    for name in ("ferry-agent", "ferry-ca"):
+        require(roles[("Role", name)]["metadata"].get("namespace") == namespace, f"the Role {name} must be in {namespace}")
     accounts = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects if o["kind"] == "ServiceAccount"}
     bindings = [o for o in objects if o["kind"] in ("ClusterRoleBinding", "RoleBinding")]
     bound = set()

@@ -98,8 +98,9 @@ struct CACommand: AsyncParsableCommand {
         }
         let client: KubernetesClient
         do { client = try KubernetesClient(credentials: kubernetes.credentials()) } catch { fail("\(error)") }
+        let kinds = KubernetesKind.caKinds(meshConfigNamespace: kubernetes.meshNamespace)
         let source = KubernetesSource(client: client, node: nil, publish: { _ in }, logger: logger,
-                                      options: .init(meshConfigNamespace: kubernetes.meshNamespace))
+                                      options: .init(meshConfigNamespace: kubernetes.meshNamespace, kinds: kinds))
         let reviewer = TokenReviewAuthenticator(
             client: client, audience: tokenAudience,
             serviceAccount: ServiceAccountName(namespace: String(parts[0]), name: String(parts[1])), logger: logger)

@@ -16,6 +16,7 @@ import Testing
         let server = try await FakeAPIServer.start()
         defer { server.stop() }
         try await server.batch([
+            Fixture.meshConfigMap(trustDomain: "example.org"),
             Fixture.namespace("shop", meshed: true),
             Fixture.pod("web-1", node: "node-a", ip: "10.0.1.1", serviceAccount: "web"),
             Fixture.pod("db-1", node: "node-b", ip: "10.0.2.1", labels: ["app": "db"], serviceAccount: "db"),
@@ -26,13 +27,18 @@ import Testing
         ])
         let client = try KubernetesClient(credentials: ClusterCredentials(server: server.url, origin: "fake API server"))
         let latest = Mutex<MeshState?>(nil)
+        var options = SourceHarness.testOptions
+        options.kinds = KubernetesKind.caKinds(meshConfigNamespace: "ferry-system")
         let source = KubernetesSource(client: client, node: nil, publish: { state in latest.withLock { $0 = state } },
-                                      logger: TokenReviewTests.quiet, options: SourceHarness.testOptions)
+                                      logger: TokenReviewTests.quiet, options: options)
+        // Exactly what the CA's RBAC lets it read (Deploy/ca-rbac.yaml).
+        #expect(source.watchedKinds == ["Node", "Namespace", "Pod", "WorkloadEntry", "ConfigMap"])
         let running = Task { try await source.run() }
         defer { running.cancel() }
-        _ = try #require(try await withTimeout(.seconds(10)) { await source.firstState() })
+        let first = try #require(try await withTimeout(.seconds(10)) { await source.firstState() })
+        #expect(first.config.trustDomain == "example.org", "the CA reads the MeshConfig")
 
-        let authority = try CertificateAuthority.generate(trustDomain: "cluster.local")
+        let authority = try CertificateAuthority.generate(trustDomain: "example.org")
         let reviewer = TokenReviewAuthenticator(client: client, serviceAccount: TokenReviewTests.agent, logger: TokenReviewTests.quiet)
         let ca = try CAServer(authority: authority, state: { latest.withLock { $0 } ?? MeshState.empty }, bearer: reviewer,
                               host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton, logger: TokenReviewTests.quiet)
@@ -45,8 +51,8 @@ import Testing
         let node = try await agent.nodeCredential(for: "node-a")
         #expect(node.nodeName == "node-a")
 
-        let web = SpiffeID(trustDomain: "cluster.local", namespace: "shop", serviceAccount: "web")
-        let db = SpiffeID(trustDomain: "cluster.local", namespace: "shop", serviceAccount: "db")
+        let web = SpiffeID(trustDomain: "example.org", namespace: "shop", serviceAccount: "web")
+        let db = SpiffeID(trustDomain: "example.org", namespace: "shop", serviceAccount: "db")
         let chain = try await agent.sign(csrPEM: WorkloadCSR(identity: web).pem, identity: web)
         #expect(try chain[0].uriSANs == [web.uri])
         let refused = await #expect(throws: SigningRefused.self) {
