@@ -358,7 +358,8 @@ def check_agent_contract(objects, namespace=NAMESPACE):
     args = argv(c)
     ca_address = f"ferry-ca.{namespace}.svc:15012"
     expected = ["ferryd", "--kubernetes", "--node", "$(NODE_NAME)", "--ca-address", ca_address,
-                "--ca-token", "/var/run/secrets/ferry/token", "--ca-root", "/var/run/secrets/ferry/ca.crt"]
+                "--ca-token", "/var/run/secrets/ferry/token", "--ca-root", "/var/run/secrets/ferry/ca.crt",
+                "--mesh-namespace", namespace]
     require(args == expected, f"command is {args}, the contract says {expected}")
     env = {e["name"]: e for e in c.get("env") or []}
     require(env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
@@ -661,6 +662,8 @@ def check_helm_overrides():
     args = argv(c)
     require(args[-2:] == ["--log-level", "debug"], "agent.extraArgs are not appended")
     require(flag(args, "--ca-address") == f"ferry-ca.{namespace}.svc:15012", "the CA address does not follow the namespace")
+    # The agent's Role reads ConfigMaps only in the release namespace.
+    require(flag(args, "--mesh-namespace") == namespace, "the agent's --mesh-namespace does not follow the namespace")
     require(c["image"] == "registry.example/ferry:dev", f"image is {c['image']}")
     ca = find(objects, "Deployment", "ferry-ca")
     require(find(objects, "PodMonitor", "ferry-agent")["metadata"]["labels"].get("release") == "prometheus",
