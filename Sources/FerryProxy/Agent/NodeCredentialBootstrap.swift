@@ -3,9 +3,10 @@ import Logging
 
 /// An agent with a token and no credential gets its node credential from the
 /// CA before it can serve HBONE. The CA may not be up yet (the cluster is
-/// starting, the CA is rolling), so unreachable, timed-out and 503 answers are
-/// retried with backoff; a refusal (401/403: wrong token, wrong account) ends
-/// the agent with the CA's reason, since retrying cannot fix it.
+/// starting, the CA is rolling), so unreachable, timed-out and 5xx answers,
+/// and a token file not written yet, are retried with backoff; anything else
+/// (401/403: wrong token or account; 4xx; a server that is not the CA) ends
+/// the agent with the reason, since retrying cannot fix it.
 struct NodeCredentialBootstrap {
     let source: RemoteCertificateSource
     let node: String
@@ -22,8 +23,8 @@ struct NodeCredentialBootstrap {
                     "ferry.not_after": "\(credential.certificate.notValidAfter.ISO8601Format())",
                 ])
                 return credential
-            } catch let refused as SigningRefused {
-                throw refused
+            } catch where !Self.isTransient(error) {
+                throw error
             } catch {
                 failures += 1
                 let delay = schedule.retryDelay(failures: failures)
@@ -32,6 +33,14 @@ struct NodeCredentialBootstrap {
                 ])
                 try await Task.sleep(for: delay)
             }
+        }
+    }
+
+    static func isTransient(_ error: Error) -> Bool {
+        switch error as? CertificateSourceError {
+        case .unreachable, .timedOut, .connectionFailed, .tokenUnavailable: true
+        case .badResponse(_, let status, _): status >= 500
+        case .invalidAddress, .notTheCA, nil: false
         }
     }
 }
