@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers (dependencies point downward only):
 //   ferryd, ferryctl → FerryProxy → FerryPolicy / FerryMesh / FerryIdentity / FerryTelemetry → FerryBPF → CLibBPF
-//   FerryKubernetes → FerryMesh (the Kubernetes source; ferryd wires it in)
+//   FerryKubernetes → FerryMesh, FerryIdentity (the Kubernetes source and TokenReview; ferryd wires them in)
 let package = Package(
     name: "Ferry",
     platforms: [.macOS(.v15)],
@@ -62,12 +62,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The Kubernetes source: list+watch of the API server into MeshState. HTTP
-        // lives here so FerryMesh stays a pure model.
+        // The Kubernetes source: list+watch of the API server into MeshState, and
+        // TokenReview for the CA's token callers. HTTP lives here so FerryMesh stays
+        // a pure model and FerryIdentity knows nothing of Kubernetes.
         .target(
             name: "FerryKubernetes",
             dependencies: [
-                "FerryMesh", "Yams",
+                "FerryMesh", "FerryIdentity", "Yams",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -146,9 +147,10 @@ let package = Package(
         .testTarget(
             name: "FerryKubernetesTests",
             dependencies: [
-                "FerryKubernetes", "FerryMesh",
+                "FerryKubernetes", "FerryMesh", "FerryIdentity",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -173,6 +175,7 @@ let package = Package(
                 "FerryIdentity", "FerryMesh", "FerryHTTP",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -358,7 +358,8 @@ def check_agent_contract(objects, namespace=NAMESPACE):
     args = argv(c)
     ca_address = f"ferry-ca.{namespace}.svc:15012"
     expected = ["ferryd", "--kubernetes", "--node", "$(NODE_NAME)", "--ca-address", ca_address,
-                "--ca-token", "/var/run/secrets/ferry/token"]
+                "--ca-token", "/var/run/secrets/ferry/token", "--ca-root", "/var/run/secrets/ferry/ca.crt",
+                "--mesh-namespace", namespace]
     require(args == expected, f"command is {args}, the contract says {expected}")
     env = {e["name"]: e for e in c.get("env") or []}
     require(env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
@@ -407,9 +408,11 @@ def check_agent_contract(objects, namespace=NAMESPACE):
     tokens = [s["serviceAccountToken"] for s in sources if "serviceAccountToken" in s]
     require(len(tokens) == 1 and tokens[0].get("audience") == "ferry-ca" and tokens[0].get("path") == token_file,
             f"{token_path} must be a projected service account token with audience ferry-ca")
+    root_dir, root_file = flag(args, "--ca-root").rsplit("/", 1)
+    require(root_dir == token_dir, f"--ca-root must be in the token's projected volume {token_dir}")
     roots = [s["configMap"] for s in sources if "configMap" in s]
-    require(roots and any(i.get("path") == "ca.crt" for i in roots[0].get("items") or []),
-            f"the mesh root must be projected next to the token as {token_dir}/ca.crt")
+    require(len(roots) == 1 and any(i.get("key") == "ca.crt" and i.get("path") == root_file for i in roots[0].get("items") or []),
+            f"the mesh root (ConfigMap key ca.crt) must be projected next to the token as {token_dir}/{root_file}")
     _, volume = mount_for(ds, "/etc/ferry")
     require(volume.get("configMap", {}).get("name") == "ferry-mesh", "/etc/ferry must be the ferry-mesh ConfigMap")
     find(objects, "ConfigMap", "ferry-mesh")
@@ -423,8 +426,13 @@ def check_ca_contract(objects, namespace=NAMESPACE, secret="ferry-ca"):
     require(spec.get("serviceAccountName") == "ferry-ca", "service account must be ferry-ca")
     c = container(deployment)
     args = argv(c)
-    expected = ["ferryd", "ca", "--kubernetes", "--ca-dir", "/var/lib/ferry/ca", "--listen", "0.0.0.0:15012"]
+    expected = ["ferryd", "ca", "--kubernetes", "--ca-dir", "/var/lib/ferry/ca", "--listen", "0.0.0.0:15012",
+                "--mesh-namespace", namespace, "--agent-service-account", f"{namespace}/ferry-agent"]
     require(args == expected, f"command is {args}, the contract says {expected}")
+    # The CA accepts the tokens of exactly the account the agents run as.
+    agent_spec = pod_spec(find(objects, "DaemonSet", "ferry-agent"))
+    require(flag(args, "--agent-service-account") == f"{namespace}/{agent_spec.get('serviceAccountName')}",
+            "--agent-service-account does not name the agent DaemonSet's service account")
     _, volume = mount_for(deployment, flag(args, "--ca-dir"))
     require(volume.get("secret", {}).get("secretName") == secret, f"--ca-dir must be the {secret} secret")
     ports = {p.get("name"): p["containerPort"] for p in c.get("ports") or []}
@@ -459,10 +467,14 @@ EXPECTED_RULES = {
         "ferry.dev": {"ratelimits": READ, "meshconfigs": READ},
     },
     ("Role", "ferry-agent"): {"": {"configmaps": READ}},
+    # Exactly what `ferryd ca --kubernetes` watches (KubernetesKind.caKinds): a
+    # kind it may not list would keep it from ever serving.
     ("ClusterRole", "ferry-ca"): {
         "authentication.k8s.io": {"tokenreviews": {"create"}},
-        "": {"pods": READ, "nodes": READ},
+        "": {"pods": READ, "nodes": READ, "namespaces": READ},
+        "networking.istio.io": {"workloadentries": READ},
     },
+    ("Role", "ferry-ca"): {"": {"configmaps": READ}},
 }
 
 
@@ -489,7 +501,8 @@ def check_rbac(objects, namespace=NAMESPACE):
         have = flatten(granted(roles[k]))
         want = flatten(want)
         require(have == want, f"{k[0]} {k[1]}: beyond the contract {sorted(have - want)}, missing {sorted(want - have)}")
-    require(roles[("Role", "ferry-agent")]["metadata"].get("namespace") == namespace, f"the agent's Role must be in {namespace}")
+    for name in ("ferry-agent", "ferry-ca"):
+        require(roles[("Role", name)]["metadata"].get("namespace") == namespace, f"the Role {name} must be in {namespace}")
     accounts = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects if o["kind"] == "ServiceAccount"}
     bindings = [o for o in objects if o["kind"] in ("ClusterRoleBinding", "RoleBinding")]
     bound = set()
@@ -649,6 +662,8 @@ def check_helm_overrides():
     args = argv(c)
     require(args[-2:] == ["--log-level", "debug"], "agent.extraArgs are not appended")
     require(flag(args, "--ca-address") == f"ferry-ca.{namespace}.svc:15012", "the CA address does not follow the namespace")
+    # The agent's Role reads ConfigMaps only in the release namespace.
+    require(flag(args, "--mesh-namespace") == namespace, "the agent's --mesh-namespace does not follow the namespace")
     require(c["image"] == "registry.example/ferry:dev", f"image is {c['image']}")
     ca = find(objects, "Deployment", "ferry-ca")
     require(find(objects, "PodMonitor", "ferry-agent")["metadata"]["labels"].get("release") == "prometheus",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryBPF
+import FerryKubernetes
 import FerryProxy
 import FerryTelemetry
 import Foundation
@@ -33,11 +34,17 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Admin API port on 127.0.0.1.")
     var adminPort: Int = 15000
 
-    @Option(help: "The CA (`ferryd ca`) as HOST:PORT; needs --credentials.")
+    @Option(help: "The CA (`ferryd ca`) as HOST:PORT; needs --credentials, or --ca-token with --ca-root.")
     var caAddress: String?
 
     @Option(help: "Directory with this node's credential (from `ferryctl ca issue-node`).")
     var credentials: String?
+
+    @Option(help: "Token file to present to the CA instead of a credential (a projected service account token, re-read for every request); the CA then issues the node credential.")
+    var caToken: String?
+
+    @Option(help: "With --ca-token: the mesh root certificate (PEM) the CA's certificate must chain to.")
+    var caRoot: String?
 
     @Option(name: .customLong("embedded-ca"), help: "Run the CA in process from this directory (created if empty): a one-host mesh.")
     var embeddedCA: String?
@@ -64,23 +71,19 @@ struct AgentCommand: AsyncParsableCommand {
             node: node, configDirectory: configDirectory ?? "", datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
         )
         configuration.adminPort = adminPort
-        switch (caAddress, credentials, embeddedCA) {
-        case (nil, nil, nil):
-            configuration.identity = .none
-        case (let address?, let directory?, nil):
-            configuration.identity = .remote(address: address, credentials: directory)
-        case (nil, nil, let directory?):
-            configuration.identity = .embedded(caDirectory: directory)
-        case (_?, nil, nil), (nil, _?, nil):
-            fail("--ca-address and --credentials go together")
-        default:
-            fail("use either --ca-address with --credentials, or --embedded-ca, not both")
-        }
+        configuration.identity = identityMode()
         do {
             if kubernetesSource {
                 let store = StateStore()
                 let source = try kubernetes.source(node: node, store: store, logger: logger)
-                try await Agent.run(configuration, store: store, source: source, logger: logger)
+                do {
+                    try await Agent.run(configuration, store: store, source: source, logger: logger)
+                } catch {
+                    // AsyncHTTPClient traps if its client is dropped without a shutdown,
+                    // which would hide the reason the agent stopped.
+                    try? await source.client.shutdown()
+                    throw error
+                }
             } else {
                 try await Agent.run(configuration, logger: logger)
             }
@@ -88,6 +91,32 @@ struct AgentCommand: AsyncParsableCommand {
             fail(error.description)
         } catch {
             fail("\(error)")
+        }
+    }
+}
+
+extension AgentCommand {
+    /// Where workload certificates come from: no CA, the CA with a node
+    /// credential, the CA with a token (and the root to check it by), or in process.
+    func identityMode() -> AgentConfiguration.Identity {
+        if (caToken == nil) != (caRoot == nil) { fail("--ca-token and --ca-root go together") }
+        let token = caToken.flatMap { path in caRoot.map { (path, $0) } }
+        switch (caAddress, credentials, token, embeddedCA) {
+        case (nil, nil, nil, nil):
+            return .none
+        case (let address?, let directory?, nil, nil):
+            return .remote(address: address, credentials: directory)
+        case (let address?, nil, let (tokenPath, root)?, nil):
+            let file = BearerToken.file(tokenPath)
+            return .remoteToken(address: address, root: root, token: { try file.current() })
+        case (nil, nil, nil, let directory?):
+            return .embedded(caDirectory: directory)
+        case (_?, nil, nil, nil), (nil, _, _, nil):
+            fail("--ca-address goes with --credentials DIR, or with --ca-token FILE and --ca-root FILE")
+        case (_?, _?, _?, nil):
+            fail("--credentials and --ca-token are two ways to authenticate to the CA; choose one")
+        default:
+            fail("use either --ca-address (with its credential) or --embedded-ca, not both")
         }
     }
 }

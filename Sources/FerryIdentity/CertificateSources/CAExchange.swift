@@ -26,7 +26,9 @@ struct CAExchange: Sendable {
         var body: ByteBuffer
     }
 
-    func post(path: String, json body: ByteBuffer) async throws -> Response {
+    /// `authorization`: the Authorization header's value ("Bearer <token>"), for
+    /// agents without a node credential.
+    func post(path: String, json body: ByteBuffer, authorization: String? = nil) async throws -> Response {
         let serverRefusal = RefusalBox()
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
@@ -51,6 +53,7 @@ struct CAExchange: Sendable {
                 var headers = HTTPHeaders()
                 headers.add(name: "host", value: address)
                 headers.add(name: "content-type", value: "application/json")
+                if let authorization { headers.add(name: "authorization", value: authorization) }
                 headers.add(name: "content-length", value: "\(body.readableBytes)")
                 headers.add(name: "connection", value: "close")
                 try await outbound.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)))

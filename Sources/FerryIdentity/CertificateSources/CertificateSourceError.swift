@@ -9,6 +9,8 @@ public enum CertificateSourceError: Error, Hashable, Sendable, CustomStringConve
     case connectionFailed(address: String, reason: String)
     case timedOut(address: String, after: Duration)
     case badResponse(address: String, status: Int, detail: String)
+    /// The bearer token to present cannot be read (its file is missing or empty).
+    case tokenUnavailable(reason: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum CertificateSourceError: Error, Hashable, Sendable, CustomStringConve
         case .connectionFailed(let address, let reason): "the exchange with the CA at \(address) failed: \(reason)"
         case .timedOut(let address, let after): "the CA at \(address) did not answer within \(after)"
         case .badResponse(let address, let status, let detail): "the CA at \(address) answered \(status): \(detail)"
+        case .tokenUnavailable(let reason): "no token to present to the CA: \(reason)"
         }
     }
 }

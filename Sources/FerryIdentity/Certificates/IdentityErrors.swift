@@ -47,7 +47,7 @@ public enum IssuanceError: Error, Hashable, Sendable, CustomStringConvertible {
             "node name '\(name)' is not valid (letters, digits, '.', '-' and '_')"
         case .malformedCSR(let reason): "the CSR cannot be parsed: \(reason)"
         case .badCSRSignature: "the CSR's signature does not verify with its own public key"
-        case .unsupportedKey(let algorithm): "the CSR's key is \(algorithm); workload keys must be ECDSA P-256"
+        case .unsupportedKey(let algorithm): "the CSR's key is \(algorithm); mesh keys must be ECDSA P-256"
         case .csrNamesMismatch(let requested, let identity):
             "the CSR requests \(requested.isEmpty ? "no URI" : requested.joined(separator: ", ")), not \(identity)"
         case .foreignTrustDomain(let identity, let td):

@@ -1,6 +1,11 @@
-/// The CA service's one endpoint, `POST /v1/certificates`, as JSON.
+/// The CA service's endpoints, as JSON:
+/// - `POST /v1/certificates`: a workload certificate for a workload on the
+///   caller's node (node credential or bearer token);
+/// - `POST /v1/node-credential`: the caller's own node credential (bearer token
+///   only: agents with a credential on disk already have one).
 public enum CAProtocol {
     public static let path = "/v1/certificates"
+    public static let nodeCredentialPath = "/v1/node-credential"
     public static let defaultPort = 15012
 
     public struct SigningRequest: Codable, Sendable, Hashable {
@@ -13,6 +18,13 @@ public enum CAProtocol {
             self.csr = csr
             self.identity = identity
         }
+    }
+
+    public struct NodeCredentialRequest: Codable, Sendable, Hashable {
+        /// PEM "CERTIFICATE REQUEST" for `spiffe://<td>/ferry/node/<the caller's node>`.
+        public var csr: String
+
+        public init(csr: String) { self.csr = csr }
     }
 
     public struct SigningResponse: Codable, Sendable, Hashable {

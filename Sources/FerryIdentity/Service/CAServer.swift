@@ -8,13 +8,15 @@ import ServiceLifecycle
 import X509
 
 /// The CA service (`ferryd ca`, :15012): signs workload certificates for node
-/// agents over mutual TLS.
+/// agents, and node credentials for agents that authenticate with a token.
 ///
 /// It presents a serving certificate made at start-up from the root, with URI
 /// SAN `spiffe://<td>/ferry/ca` (clients check that URI, not a host name), and
 /// accepts only client certificates chained to the root; the request handler
-/// then insists on a node credential. The mesh state is read through `state`,
-/// so the caller decides where it comes from.
+/// then insists on a node credential. With a `BearerAuthenticator`, a client
+/// certificate becomes optional at the TLS layer and a caller without one must
+/// present `Authorization: Bearer <token>` instead. The mesh state is read
+/// through `state`, so the caller decides where it comes from.
 public final class CAServer: Service, Sendable {
     public let authority: CertificateAuthority
     /// The serving certificate, then the root.
@@ -27,7 +29,7 @@ public final class CAServer: Service, Sendable {
     public static let servingValidity: Duration = .seconds(365 * 24 * 3600)
 
     public init(authority: CertificateAuthority, state: @escaping @Sendable () -> MeshState,
-                host: String = "0.0.0.0", port: Int = CAProtocol.defaultPort,
+                bearer: (any BearerAuthenticator)? = nil, host: String = "0.0.0.0", port: Int = CAProtocol.defaultPort,
                 group: EventLoopGroup, logger: Logger) throws {
         let key = P256.Signing.PrivateKey()
         let serving = try authority.issue(publicKey: Certificate.PublicKey(key.publicKey),
@@ -38,9 +40,15 @@ public final class CAServer: Service, Sendable {
             privateKey: .privateKey(try key.nioSSLPrivateKey),
             trustRoots: .certificates([try authority.root.nioSSLCertificate])
         )
+        if bearer != nil {
+            // A presented certificate must still chain to the root; the handler
+            // then requires a node credential or a token.
+            configuration.certificateVerification = .optionalVerification
+        }
         MeshTLS.restrictToMesh(&configuration, applicationProtocols: ["http/1.1"])
         let verifier = try PeerVerifier(root: authority.root, trustDomain: authority.trustDomain, logger: logger)
-        let handler = CARequestHandler(authority: authority, verifier: verifier, state: state, logger: logger)
+        let handler = CARequestHandler(authority: authority, authentication: CACallerAuthentication(verifier: verifier, bearer: bearer),
+                                       state: state, logger: logger)
         self.authority = authority
         self.servingChain = [serving, authority.root]
         self.verifier = verifier

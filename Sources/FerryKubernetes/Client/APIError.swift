@@ -1,11 +1,13 @@
 /// A request the API server answered with an error status.
 public struct APIError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var method: String
     public var path: String
     public var statusCode: Int
     /// The Status body, when there was one.
     public var status: APIStatus?
 
-    public init(path: String, statusCode: Int, status: APIStatus? = nil) {
+    public init(method: String = "GET", path: String, statusCode: Int, status: APIStatus? = nil) {
+        self.method = method
         self.path = path
         self.statusCode = statusCode
         self.status = status
@@ -18,6 +20,6 @@ public struct APIError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         let detail = status?.message ?? status?.reason ?? ""
-        return "GET \(path): HTTP \(statusCode)\(detail.isEmpty ? "" : ": \(detail)")"
+        return "\(method) \(path): HTTP \(statusCode)\(detail.isEmpty ? "" : ": \(detail)")"
     }
 }

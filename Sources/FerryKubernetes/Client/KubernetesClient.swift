@@ -94,20 +94,43 @@ public final class KubernetesClient: Sendable {
         return .closedByServer
     }
 
-    /// A GET whose status is 2xx; anything else becomes an `APIError` with the
-    /// server's Status message.
+    /// One object, e.g. `/api/v1/namespaces/ferry-system/pods/ferry-agent-x7k2p`,
+    /// as JSON text.
+    public func getObject(_ path: String, timeout: Duration = .seconds(10)) async throws -> String {
+        let response = try await send(.GET, path, timeout: timeout)
+        return String(buffer: try await response.body.collect(upTo: 1 << 20))
+    }
+
+    /// POSTs a JSON object to a collection (`create`), e.g. a TokenReview; the
+    /// answer as JSON text.
+    public func create(_ path: String, json: [UInt8], timeout: Duration = .seconds(10)) async throws -> String {
+        let response = try await send(.POST, path, body: json, timeout: timeout)
+        return String(buffer: try await response.body.collect(upTo: 1 << 20))
+    }
+
     func get(_ path: String, query: [(String, String)]) async throws -> HTTPClientResponse {
+        try await send(.GET, path, query: query, timeout: .seconds(30))
+    }
+
+    /// A request whose status is 2xx; anything else becomes an `APIError` with
+    /// the server's Status message.
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+              timeout: Duration) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: credentials.server + path + (query.isEmpty ? "" : "?" + QueryString.encode(query)))
-        request.method = .GET
+        request.method = method
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "ferryd")
         if let token = credentials.token {
             request.headers.add(name: "Authorization", value: "Bearer \(try token.current())")
         }
-        let response = try await http.execute(request, timeout: .seconds(30))
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
         guard (200..<300).contains(response.status.code) else {
             let body = try? await response.body.collect(upTo: 64 << 10)
-            throw APIError(path: path, statusCode: Int(response.status.code),
+            throw APIError(method: method.rawValue, path: path, statusCode: Int(response.status.code),
                            status: body.flatMap { APIStatus(body: String(buffer: $0)) })
         }
         return response

@@ -34,13 +34,12 @@ public struct KubernetesKind: Sendable {
 
     /// What a node agent watches. One line per kind: kinds FerryMesh cannot decode
     /// yet stay listed and are skipped until it can. `node` nil watches the pods
-    /// of every node (the CA needs them all).
+    /// of every node.
     public static func meshKinds(node: String?, meshConfigNamespace: String) -> [KubernetesKind] {
         [
             .decoded("Node", "v1", "nodes"),
             .decoded("Namespace", "v1", "namespaces"),
-            .decoded("Pod", "v1", "pods", selectors: .init(fieldSelector: node.map { "spec.nodeName=\($0)" }),
-                     skip: isFinishedPod),
+            pods(node: node),
             .decoded("Service", "v1", "services"),
             .decoded("EndpointSlice", "discovery.k8s.io/v1", "endpointslices"),
             .decoded("WorkloadEntry", "networking.istio.io/v1", "workloadentries"),
@@ -52,6 +51,26 @@ public struct KubernetesKind: Sendable {
             .decoded("RateLimit", "ferry.dev/v1alpha1", "ratelimits"),
             .meshConfigMap(namespace: meshConfigNamespace),
         ]
+    }
+
+    /// What the CA watches: which workloads run on which node (every node's pods,
+    /// with their namespaces' mesh label, and WorkloadEntries), and the MeshConfig
+    /// for the trust domain and certificate lifetime. No policy or traffic kinds:
+    /// the CA signs, it does not route, and its RBAC (Deploy/ca-rbac.yaml) reads
+    /// exactly these. A kind it may not list would keep it from ever serving.
+    public static func caKinds(meshConfigNamespace: String) -> [KubernetesKind] {
+        [
+            .decoded("Node", "v1", "nodes"),
+            .decoded("Namespace", "v1", "namespaces"),
+            pods(node: nil),
+            .decoded("WorkloadEntry", "networking.istio.io/v1", "workloadentries"),
+            .meshConfigMap(namespace: meshConfigNamespace),
+        ]
+    }
+
+    /// Running pods, of one node or of all.
+    static func pods(node: String?) -> KubernetesKind {
+        .decoded("Pod", "v1", "pods", selectors: .init(fieldSelector: node.map { "spec.nodeName=\($0)" }), skip: isFinishedPod)
     }
 
     /// A pod that has finished keeps its object but not its address: the IP may

@@ -49,14 +49,13 @@ public enum Agent {
         let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.dataThreads)
         let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var meshServices: [any Service] = []
-        let identity = try AgentIdentity.make(configuration.identity, node: configuration.node, store: store,
+        let identity = try await AgentIdentity.make(configuration.identity, node: configuration.node, store: store,
                                               group: controlGroup, logger: logger)
         if let identity {
             let pool = HBONEPool(group: dataGroup, security: identity.security, logger: logger)
             context.hbonePool = pool
             context.l7 = L7Proxy(context: context, metrics: HTTPMetrics(registry: registry))
-            meshServices = [
-                identity.certificates,
+            meshServices = identity.services + [
                 HBONEServer(context: context, group: dataGroup, security: identity.security, port: configuration.hbonePort),
                 PeriodicTask(interval: .seconds(10)) { pool.closeIdle(after: .seconds(30)) },
             ]

@@ -25,6 +25,11 @@ public struct AgentConfiguration: Sendable {
         case none
         /// `ferryd ca` at HOST:PORT, authenticated with the node credential in a directory.
         case remote(address: String, credentials: String)
+        /// `ferryd ca` at HOST:PORT, authenticated with a bearer token (a projected
+        /// service-account token: `token` is called for every request, as the
+        /// kubelet rotates it); the node credential comes from the CA as well.
+        /// `root`: the mesh root certificate (PEM file) the CA must chain to.
+        case remoteToken(address: String, root: String, token: @Sendable () throws -> String)
         /// A CA in process, from (or created in) a directory: one command, one host.
         case embedded(caDirectory: String)
     }

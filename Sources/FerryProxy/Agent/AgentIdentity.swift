@@ -2,6 +2,7 @@ import FerryIdentity
 import FerryMesh
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The agent's identity side: where workload certificates come from, the
 /// manager that keeps them fresh, and the mTLS used by HBONE.
@@ -9,6 +10,10 @@ struct AgentIdentity {
     let node: NodeCredential
     let certificates: WorkloadCertificateManager
     let security: MeshTLSSecurity
+    /// Renews a node credential the CA issued (token mode only).
+    let renewer: NodeCredentialRenewer?
+
+    var services: [any Service] { [certificates] + (renewer.map { [$0] } ?? []) }
 
     enum SetupError: Error, CustomStringConvertible {
         case wrongNode(directory: String, credentialNode: String, node: String)
@@ -25,9 +30,10 @@ struct AgentIdentity {
 
     /// nil when the agent runs without a CA (capture and passthrough only).
     static func make(_ mode: AgentConfiguration.Identity, node: String, store: StateStore, group: EventLoopGroup,
-                     logger: Logger) throws -> AgentIdentity? {
+                     logger: Logger) async throws -> AgentIdentity? {
         let credential: NodeCredential
         let source: any CertificateSource
+        var renewal: RemoteCertificateSource?
         switch mode {
         case .none:
             return nil
@@ -37,6 +43,13 @@ struct AgentIdentity {
                 throw SetupError.wrongNode(directory: directory, credentialNode: credential.nodeName, node: node)
             }
             source = try RemoteCertificateSource(address: address, credential: credential, group: group, logger: logger)
+        case .remoteToken(let address, let rootPath, let token):
+            let root = try MeshRoot.load(path: rootPath)
+            let remote = try RemoteCertificateSource(address: address, authentication: .bearer(root: root, token: token),
+                                                     group: group, logger: logger)
+            credential = try await NodeCredentialBootstrap(source: remote, node: node, logger: logger).fetch()
+            source = remote
+            renewal = remote
         case .embedded(let directory):
             let authority: CertificateAuthority
             if (try? CertificateAuthority.load(directory: directory)) != nil {
@@ -51,7 +64,11 @@ struct AgentIdentity {
         let certificates = WorkloadCertificateManager(source: source, node: node, updates: store.updates(), logger: logger)
         let verifier = try PeerVerifier(node: credential, logger: logger)
         let security = try MeshTLSSecurity(node: credential, certificates: certificates, verifier: verifier)
-        return AgentIdentity(node: credential, certificates: certificates, security: security)
+        let renewer = renewal.map { remote in
+            NodeCredentialRenewer(initial: credential, fetch: { try await remote.nodeCredential(for: node) },
+                                  install: { try security.replaceNodeCredential($0) }, logger: logger)
+        }
+        return AgentIdentity(node: credential, certificates: certificates, security: security, renewer: renewer)
     }
 
     /// The admin API's view of the workload certificates.

@@ -9,7 +9,9 @@ import Synchronization
 /// credential to peers; each outbound connection presents the source workload's
 /// certificate and accepts only the destination node's agent.
 public final class MeshTLSSecurity: HBONESecurity {
-    private let server: MeshTLS.ServerContext
+    /// Replaced when a CA-issued node credential is renewed; connections
+    /// accepted afterwards present the new one.
+    private let server: Mutex<MeshTLS.ServerContext>
     private let certificates: WorkloadCertificateManager
     private let verifier: PeerVerifier
     /// Client contexts by identity, rebuilt when the certificate's serial changes
@@ -19,7 +21,7 @@ public final class MeshTLSSecurity: HBONESecurity {
 
     public init(node: NodeCredential, certificates: WorkloadCertificateManager, verifier: PeerVerifier,
                 certificateWait: Duration = .seconds(10)) throws {
-        server = try MeshTLS.serverContext(node: node, verifier: verifier)
+        server = Mutex(try MeshTLS.serverContext(node: node, verifier: verifier))
         self.certificates = certificates
         self.verifier = verifier
         self.certificateWait = certificateWait
@@ -28,7 +30,14 @@ public final class MeshTLSSecurity: HBONESecurity {
     public var authenticatesPeers: Bool { true }
 
     public func configureServer(_ channel: Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(server.makeHandler())
+        let context = server.withLock { $0 }
+        try channel.pipeline.syncOperations.addHandler(context.makeHandler())
+    }
+
+    /// Presents `node` from now on (a renewed credential of the same node and root).
+    public func replaceNodeCredential(_ node: NodeCredential) throws {
+        let context = try MeshTLS.serverContext(node: node, verifier: verifier)
+        server.withLock { $0 = context }
     }
 
     /// Only workload identities may open tunnels: a node credential is for agents

@@ -111,8 +111,13 @@ final class FakeAPIServer: Sendable {
     func compact() async throws { try await post("/_control/compact", [:]) }
     func dropWatches() async throws { try await post("/_control/drop", [:]) }
 
-    func configure(bookmarkInterval: Double? = nil, watchGone: String? = nil, unserved: [String]? = nil) async throws {
+    /// `tokens`: what TokenReview answers per token (username, uid, extra, audiences);
+    /// `tokenReviewStatus`: refuse TokenReviews with this HTTP status (0: answer them).
+    func configure(bookmarkInterval: Double? = nil, watchGone: String? = nil, unserved: [String]? = nil,
+                   tokens: [String: JSON]? = nil, tokenReviewStatus: Int? = nil) async throws {
         var body: JSON = [:]
+        if let tokens { body["tokens"] = .object(tokens) }
+        if let tokenReviewStatus { body["tokenReviewStatus"] = .number(Double(tokenReviewStatus)) }
         if let bookmarkInterval { body["bookmarkInterval"] = .number(bookmarkInterval) }
         if let watchGone { body["watchGone"] = .string(watchGone) }
         if let unserved { body["unserved"] = JSON(unserved) }

@@ -18,7 +18,13 @@ Kubernetes source depends on it:
   older than the compaction point gets an ERROR event with a Status of code 410
   (or HTTP 410, configurable, as some servers answer before streaming);
 - fieldSelector / labelSelector with =, == and !=; 404 with a Status for
-  collections that are not served.
+  collections that are not served;
+- GET of one object (/api/v1/namespaces/NS/pods/NAME), 404 with a Status if absent;
+- POST /apis/authentication.k8s.io/v1/tokenreviews ("Authenticating" in the
+  Kubernetes reference): 201 with the review and its status, from the tokens
+  set through /_control/config; a token unknown, or not for any of
+  spec.audiences, is answered authenticated: false with an error, as the API
+  server does.
 
 Control endpoints (not Kubernetes):
   POST /_control/apply    an object (kind, apiVersion, metadata) → create or update
@@ -28,7 +34,9 @@ Control endpoints (not Kubernetes):
   POST /_control/compact  forget history: older versions now answer 410
   POST /_control/drop     cut every open watch without ending its stream
   POST /_control/config   {"bookmarkInterval": s (0: none), "watchGone": "event"|"status",
-                          "unserved": [plural, ...]}
+                          "unserved": [plural, ...],
+                          "tokens": {TOKEN: {"username", "uid", "groups", "extra", "audiences"}},
+                          "tokenReviewStatus": HTTP code to refuse TokenReviews with (0: none)}
   GET  /_control/objects  every object, with kind, and the current resourceVersion
   GET  /_control/stats    request counts per collection
 
@@ -171,7 +179,8 @@ class Store:
         self.base = {}  # objects as of `compacted`
         self.watchers = set()
         self.drop_generation = 0
-        self.config = {"bookmarkInterval": 1.0, "watchGone": "event", "unserved": []}
+        self.config = {"bookmarkInterval": 1.0, "watchGone": "event", "unserved": [], "tokens": {},
+                       "tokenReviewStatus": 0}
         self.stats = {}
         if state_file and os.path.exists(state_file):
             with open(state_file) as f:
@@ -318,6 +327,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.token and self.headers.get("Authorization") != f"Bearer {self.token}":
             self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
             return
+        single = self.object_route(url.path)
+        if single is not None:
+            self.get_object(*single)
+            return
         route = self.route(url.path)
         if route is None:
             self.send_json(404, status(404, "NotFound", f"the server could not find the requested resource ({url.path})"))
@@ -332,6 +345,14 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         body = self.read_body()
         store = self.store
+        if not url.path.startswith("/_control/"):
+            if self.token and self.headers.get("Authorization") != f"Bearer {self.token}":
+                self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+            elif url.path == "/apis/authentication.k8s.io/v1/tokenreviews":
+                self.token_review(body)
+            else:
+                self.send_json(405, status(405, "MethodNotAllowed", f"POST is not supported on {url.path}"))
+            return
         with store.cond:
             if url.path == "/_control/apply":
                 store.apply(body)
@@ -381,6 +402,63 @@ class Handler(BaseHTTPRequestHandler):
         if plural in self.store.config.get("unserved", []):
             return None
         return plural, namespace
+
+    def object_route(self, path):
+        """/api/v1/namespaces/NS/PLURAL/NAME (core, namespaced kinds) → (plural, namespace, name)."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) != 6 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] not in RESOURCES:
+            return None
+        plural = parts[4]
+        if RESOURCES[plural][:2] != ("", "v1") or not RESOURCES[plural][3]:
+            return None
+        return plural, parts[3], parts[5]
+
+    def get_object(self, plural, namespace, name):
+        with self.store.cond:
+            self.store.count(plural, "get")
+            obj = self.store.objects.get((plural, namespace, name))
+            if obj is None:
+                self.send_json(404, status(404, "NotFound", f'{plural} "{name}" not found'))
+            else:
+                self.send_json(200, obj)
+
+    # TokenReview
+
+    def token_review(self, review):
+        store = self.store
+        with store.cond:
+            store.count("tokenreviews", "create")
+            refuse = int(store.config.get("tokenReviewStatus") or 0)
+            tokens = dict(store.config.get("tokens") or {})
+        if refuse:
+            self.send_json(refuse, status(refuse, "Forbidden",
+                                          'tokenreviews.authentication.k8s.io is forbidden: User "system:serviceaccount:'
+                                          'ferry-system:ferry-ca" cannot create resource "tokenreviews"'))
+            return
+        if review.get("apiVersion") != "authentication.k8s.io/v1" or review.get("kind") != "TokenReview":
+            self.send_json(400, status(400, "BadRequest", "not an authentication.k8s.io/v1 TokenReview"))
+            return
+        spec = review.get("spec") or {}
+        token = spec.get("token") or ""
+        if not token:
+            self.send_json(422, status(422, "Invalid", "spec.token: Required value"))
+            return
+        wanted = spec.get("audiences") or []
+        known = tokens.get(token)
+        if known is None:
+            result = {"authenticated": False, "user": {}, "error": "[invalid bearer token, token lookup failed]"}
+        else:
+            audiences = known.get("audiences") or ["https://kubernetes.default.svc"]
+            matched = [a for a in wanted if a in audiences] if wanted else audiences
+            if not matched:
+                result = {"authenticated": False, "user": {},
+                          "error": f"[invalid bearer token, token audiences {json.dumps(audiences)} is invalid "
+                                   f"for the target audiences {json.dumps(wanted)}]"}
+            else:
+                user = {k: known[k] for k in ("username", "uid", "groups", "extra") if k in known}
+                result = {"authenticated": True, "user": user, "audiences": matched}
+        self.send_json(201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+                             "metadata": {"creationTimestamp": None}, "spec": spec, "status": result})
 
     # list
 

@@ -4,14 +4,25 @@ import X509
 
 extension CertificateAuthority {
     /// Signs a workload certificate for `identity` from a PEM CSR; returns the leaf,
-    /// then the root.
-    ///
-    /// Only the CSR's key is taken from it. The CSR must prove possession of that
-    /// key (its signature), and the names it asks for, if any, must be exactly the
-    /// identity: a mismatch means the agent and the CA disagree about who this is,
-    /// which is worth refusing loudly. Who may get which identity is decided
-    /// before this, by `SigningPolicy`.
+    /// then the root. Who may get which identity is decided before this, by
+    /// `SigningPolicy`.
     public func signWorkload(csrPEM: String, identity: SpiffeID, ttl: Duration) throws -> [Certificate] {
+        try sign(csrPEM: csrPEM, name: .workload(identity), ttl: ttl)
+    }
+
+    /// Signs a node credential for `node` from a PEM CSR (agents that authenticate
+    /// with a service account token have no credential on disk); returns the leaf,
+    /// then the root. The caller must already be known to be that node's agent.
+    public func signNode(csrPEM: String, node: String, ttl: Duration) throws -> [Certificate] {
+        guard MeshName.isValidNodeName(node) else { throw IssuanceError.invalidNodeName(node) }
+        return try sign(csrPEM: csrPEM, name: .node(trustDomain: trustDomain, name: node), ttl: ttl)
+    }
+
+    /// Only the CSR's key is taken from it. The CSR must prove possession of that
+    /// key (its signature), and the names it asks for, if any, must be exactly
+    /// `name`: a mismatch means the agent and the CA disagree about who this is,
+    /// which is worth refusing loudly.
+    func sign(csrPEM: String, name: MeshName, ttl: Duration) throws -> [Certificate] {
         let csr: CertificateSigningRequest
         do {
             csr = try CertificateSigningRequest(pemEncoded: csrPEM)
@@ -23,10 +34,10 @@ extension CertificateAuthority {
         }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else { throw IssuanceError.badCSRSignature }
         let requested = try Self.requestedNames(csr)
-        if let requested, requested != [identity.uri] {
-            throw IssuanceError.csrNamesMismatch(requested: requested, identity: identity.uri)
+        if let requested, requested != [name.uri] {
+            throw IssuanceError.csrNamesMismatch(requested: requested, identity: name.uri)
         }
-        let leaf = try issue(publicKey: csr.publicKey, name: .workload(identity), validity: ttl)
+        let leaf = try issue(publicKey: csr.publicKey, name: name, validity: ttl)
         return [leaf, root]
     }
 
