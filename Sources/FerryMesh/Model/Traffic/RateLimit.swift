@@ -12,10 +12,12 @@
 ///
 /// The limit is per destination workload: every endpoint of a targeted Service
 /// (or the one targeted workload) gets its own token bucket, refilled at
-/// `requestsPerSecond` and holding at most `burst` tokens. The agent on the
-/// workload's node enforces it on inbound HTTP requests, so one bucket has one
-/// owner and the limit holds however many clients there are. Requests over the
-/// limit get 429 with response flag RL. A workload named by a RateLimit of its
+/// `requestsPerSecond` and holding at most `burst` tokens. Like Envoy's local
+/// rate limit, a bucket lives in one proxy: the agent that handles the request
+/// at L7, which is the client's agent (it acts as the destination's waypoint).
+/// Clients on N nodes can therefore reach the workload at up to N times the
+/// rate; a limit shared across agents would need a rate-limit service. Requests
+/// over the limit get 429 with response flag RL and `x-ferry-ratelimited`. A workload named by a RateLimit of its
 /// own uses that one rather than its Service's. At most one RateLimit may
 /// target a given Service or workload.
 public struct RateLimit: Hashable, Sendable {
