@@ -57,6 +57,7 @@ struct AgentCommand: AsyncParsableCommand {
         var logger = Logger(label: "ferryd")
         logger[metadataKey: "ferry.node"] = "\(node)"
         try requireRoot()
+        raiseOpenFileLimit(logger: logger)
         let kubernetesSource = kubernetes.enabled
         switch (configDirectory, kubernetesSource) {
         case (nil, false): fail("give --config-dir DIR (the file source) or --kubernetes / --kubeconfig PATH")

@@ -98,6 +98,37 @@ import Testing
         try await echo.close()
     }
 
+    /// A client that drops many connections at once resets many streams; that
+    /// must not look like a rapid-reset attack and cost the connection every
+    /// other stream rides on.
+    @Test func abortedStreamsDoNotCloseTheConnection() async throws {
+        let echo = try await startEcho()
+        let context = try makeAgent(echoPort: echo.localAddress!.port!)
+        let server = HBONEServer(context: context, group: group, security: PlaintextHBONE(claimedIdentity: Self.source), host: "127.0.0.1", port: 0)
+        let listener = try await server.bind()
+        let pool = HBONEPool(group: group, security: PlaintextHBONE(), logger: Logger(label: "test"))
+        let agent = IPEndpoint(ip: IPAddress("127.0.0.1")!, port: listener.localAddress!.port!)
+        let target = IPEndpoint("127.0.0.1:\(echo.localAddress!.port!)")!
+        let survivor = Collector()
+        let longLived = try await pool.openStream(source: Self.source, node: "b", address: agent,
+                                                  request: HBONERequest(authority: target)) {
+            try $0.pipeline.syncOperations.addHandler(survivor)
+        }
+        for _ in 0..<500 {
+            let stream = try await pool.openStream(source: Self.source, node: "b", address: agent,
+                                                   request: HBONERequest(authority: target)) { _ in }
+            stream.close(promise: nil)  // both directions at once: RST_STREAM CANCEL
+            try await stream.closeFuture.get()
+        }
+        try await longLived.writeAndFlush(ByteBuffer(string: "still here")).get()
+        try await longLived.close(mode: .output).get()
+        try await longLived.closeFuture.get()
+        #expect(survivor.text == "still here")
+        #expect(pool.connectionsOpened.load(ordering: .relaxed) == 1)
+        try await listener.close()
+        try await echo.close()
+    }
+
     @Test func refusesWhatItCannotCarry() async throws {
         let echo = try await startEcho()
         let context = try makeAgent(echoPort: echo.localAddress!.port!)

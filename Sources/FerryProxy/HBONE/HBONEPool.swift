@@ -100,8 +100,8 @@ public final class HBONEPool: Sendable {
                     channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
                         try configurator.configure(channel)
                         let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                            mode: .client, connectionConfiguration: HBONESettings.connection,
-                            streamConfiguration: HBONESettings.stream
+                            mode: .client, connectionConfiguration: HBONESettings.peerConnection,
+                            streamConfiguration: HBONESettings.peerStream
                         ) { stream in stream.close() }  // peers never open streams toward us
                         try channel.pipeline.syncOperations.addHandler(ConnectionErrorLogger(logger: logger))
                         multiplexerPromise.succeed(multiplexer)

@@ -30,8 +30,8 @@ public final class HBONEServer: Service, Sendable {
             channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
                 try security.configureServer(channel)
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                    mode: .server, connectionConfiguration: HBONESettings.connection,
-                    streamConfiguration: HBONESettings.stream
+                    mode: .server, connectionConfiguration: HBONESettings.peerConnection,
+                    streamConfiguration: HBONESettings.peerStream
                 ) { stream in
                     stream.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
                         let parent = stream.parent ?? channel

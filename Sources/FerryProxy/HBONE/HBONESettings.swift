@@ -29,6 +29,27 @@ enum HBONESettings {
         return configuration
     }
 
+    /// Between agents. Every tunnelled connection that ends abruptly (a workload
+    /// resets it, or exits with it open) ends its stream with RST_STREAM, so a
+    /// client closing a thousand connections at once sends a thousand. NIO's
+    /// rapid-reset defaults (200 per 30 s) take that for an attack and tear down
+    /// the connection with every other stream on it — the bench saw HTTP
+    /// requests fail and stall that way. The peer is a mesh agent authenticated
+    /// by mTLS, so the limits scale with the stream limit instead.
+    static var peerConnection: NIOHTTP2Handler.ConnectionConfiguration {
+        var configuration = connection
+        configuration.maximumRecentlyResetStreams = 1024
+        configuration.maximumConnectionGlitches = maxConcurrentStreams
+        return configuration
+    }
+
+    static var peerStream: NIOHTTP2Handler.StreamConfiguration {
+        var configuration = stream
+        configuration.streamResetFrameRateLimit.maximumCount = 10 * maxConcurrentStreams
+        configuration.streamErrorRateLimit.maximumCount = 10 * maxConcurrentStreams
+        return configuration
+    }
+
     static var stream: NIOHTTP2Handler.StreamConfiguration {
         var configuration = NIOHTTP2Handler.StreamConfiguration()
         configuration.targetWindowSize = targetWindowSize
