@@ -169,12 +169,12 @@ public final class DatapathReconciler: Service, Sendable {
                 for port in ports {
                     let strict = security.peerAuthentication.mode(for: workload, port: port) == .strict
                     desired[ferry_inbound_key(addr: address.words, port: UInt16(port), _pad: 0)] =
-                        ferry_inbound_value(workload: WorkloadIndex.of(workload), flags: strict ? FERRY_INBOUND_STRICT : 0)
+                        ferry_inbound_value(workload: WorkloadIndex.of(workload), flags: strict ? UInt16(FERRY_INBOUND_STRICT) : 0, listener: 0)
                 }
             }
         }
         let current = Dictionary(datapath.inbound.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        for (key, value) in desired where current[key].map({ $0.workload != value.workload || $0.flags != value.flags }) ?? true {
+        for (key, value) in desired where current[key].map({ $0.workload != value.workload || $0.flags != value.flags || $0.listener != value.listener }) ?? true {
             do { try datapath.inbound.update(key, value) } catch { issues.append("inbound ports: \(error)") }
         }
         for key in current.keys where desired[key] == nil {
