@@ -1,0 +1,118 @@
+import FerryProxy
+import Foundation
+import Testing
+
+/// Inbound plaintext capture inside a pod's own network namespace. A pod
+/// receives its traffic in its namespace, where the node's sk_lookup program
+/// does not run; ferryd attaches the program there too and opens :15006 inside.
+/// Topology: two nodes (a has the mesh client), a pod namespace of node b with
+/// its own address on the lab's bridge (198.18.0.0/24, no default route), and a
+/// host outside the mesh that talks to the pod's address directly.
+@Suite(.serialized, .enabled(if: Privileges.isRoot, Privileges.skipReason))
+struct PodInboundTests {
+    @Test func podNamespaceInboundFollowsPeerAuthenticationAcrossRestartAndUnenrollment() throws {
+        let mesh = try TestMesh("podinbound")
+        defer { mesh.tearDown() }
+        let (a, b, agentB) = (mesh.nodes[0], mesh.nodes[1], mesh.agents[1])
+        let pod = try mesh.lab.addHost("pod")
+        let outsider = try mesh.lab.addHost("out")
+        try mesh.addWorkload("client", on: a)
+        _ = try b.cgroup("echo")
+        try agentB.writeConfig("wl-echo.yaml", """
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata:
+          name: echo
+          namespace: demo
+          labels: {app: echo}
+          annotations:
+            ferry.dev/node: \(b.name)
+            ferry.dev/cgroup: \(b.relativeCgroup("echo"))
+            ferry.dev/netns: /run/netns/\(pod.namespace)
+        spec: {address: \(pod.ipv4), serviceAccount: echo, ports: {tcp: 9000}}
+
+        """)
+        let sink = try mesh.lab.spawn("sink", namespace: pod.namespace, cgroup: try b.cgroup("echo"),
+                                      ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
+        try #require(sink.waitForOutput("listening"))
+        try mesh.start()
+        try #require(mesh.waitForCertificates())
+
+        var info = stat()
+        try #require(stat("/run/netns/\(pod.namespace)", &info) == 0)
+        let pin = "\(agentB.pinDirectory)/pods/\(info.st_ino)/ferry_inbound_lookup"
+        #expect(poll(timeout: 10) { FileManager.default.fileExists(atPath: pin) },
+                     "sk_lookup link pinned for the pod namespace: \(agentB.process!.stderr.suffix(2000))")
+
+        let target = "\(pod.ipv4):9000"
+        // `timeout` tells a SYN dropped in the kernel (124) from a refusal.
+        func send(from host: TestHost, cgroup: String) throws -> Shell.Result {
+            try host.run(in: cgroup, ["timeout", "4", "python3", Paths.testTool, "send", "--to", target, "--bytes", "100"], timeout: 30)
+        }
+        func plaintext() throws -> Shell.Result { try send(from: outsider, cgroup: "plain") }
+        func fromMesh() throws -> Shell.Result { try send(from: a, cgroup: "client") }
+        func counters() throws -> [String: UInt64] { try agentB.ctlJSON(["status"], as: AdminAPI.Status.self).kernelCounters }
+        func metricLines() throws -> [Substring] {
+            try b.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout.split(separator: "\n")
+                .filter { $0.hasPrefix("istio_tcp_connections_opened_total") && $0.contains("destination_workload=\"echo\"") }
+        }
+        func policy(_ yaml: String?) throws {
+            let path = mesh.configDirectory + "/policy.yaml"
+            if let yaml { try yaml.write(toFile: path, atomically: true, encoding: .utf8) } else { try? FileManager.default.removeItem(atPath: path) }
+            let generation = try agentB.ctlJSON(["status"], as: AdminAPI.Status.self).configGeneration
+            _ = poll(timeout: 5) { ((try? agentB.ctlJSON(["status"], as: AdminAPI.Status.self))?.configGeneration ?? 0) > generation }
+        }
+
+        // PERMISSIVE: plaintext is steered to ferryd's listener inside the pod and admitted.
+        let steeredBefore = try counters()["inbound_steered", default: 0]
+        let admitted = try plaintext()
+        #expect(admitted.ok && admitted.stdout.hasPrefix("100 "), "\(admitted.output)")
+        #expect(try counters()["inbound_steered", default: 0] > steeredBefore, "the SYN arrived in the pod namespace and was steered")
+        let lines = try metricLines()
+        #expect(lines.contains { $0.contains("connection_security_policy=\"none\"") }, "ferryd saw the plaintext connection: \(lines)")
+        // The mesh reaches the pod through HBONE; ferryd's delivery is not steered again.
+        let meshed = try fromMesh()
+        #expect(meshed.ok && meshed.stdout.hasPrefix("100 "), "\(meshed.output)")
+        #expect(try metricLines().contains { $0.contains("connection_security_policy=\"mutual_tls\"") })
+
+        // STRICT: ferryd refuses plaintext inside the pod; the mesh still works.
+        try policy("""
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: default, namespace: istio-system}
+        spec: {mtls: {mode: STRICT}}
+        """)
+        #expect(poll(timeout: 8, interval: 0.5) { (try? plaintext())?.ok == false }, "STRICT refuses plaintext to the pod")
+        let refused = try plaintext()
+        #expect(!refused.ok && refused.status != 124, "refused by ferryd, not left hanging: \(refused.output)")
+        #expect(try fromMesh().ok, "mTLS from the mesh still reaches the pod under STRICT")
+
+        // ferryd down: the pinned link keeps STRICT plaintext out. SK_DROP fails the
+        // socket lookup, so the SYN is answered with a reset: refused, not accepted
+        // by the sink.
+        let droppedBefore = try counters()["inbound_dropped", default: 0]
+        agentB.kill9()
+        #expect(FileManager.default.fileExists(atPath: pin), "the pod's link outlives ferryd")
+        let whileDown = try plaintext()
+        #expect(!whileDown.ok && whileDown.output.contains("ConnectionRefusedError"),
+                "STRICT plaintext refused in the kernel while ferryd is down: \(whileDown.output)")
+
+        // Restarted: the new ferryd takes the pinned link over and refuses again.
+        try mesh.startAgent(agentB)
+        #expect(poll(timeout: 10) { agentB.process!.stderr.contains("taken over from the pinned link") },
+                 "\(agentB.process!.stderr.suffix(2000))")
+        #expect(try counters()["inbound_dropped", default: 0] > droppedBefore, "the kernel counted the drop (pinned counters)")
+        #expect(poll(timeout: 8, interval: 0.5) {
+            guard let result = try? plaintext() else { return false }
+            return !result.ok && result.status != 124
+        }, "refused by the restarted ferryd")
+        #expect(poll(timeout: 10, interval: 0.5) { (try? fromMesh())?.ok == true }, "mesh traffic after the restart")
+
+        // Unenrolled: the link and its pin go, and the pod is an ordinary host again.
+        agentB.removeConfig("wl-echo.yaml")
+        #expect(poll(timeout: 10) { !FileManager.default.fileExists(atPath: pin) }, "pin removed with the workload")
+        #expect(!FileManager.default.fileExists(atPath: "\(agentB.pinDirectory)/pods/\(info.st_ino)"))
+        let direct = try plaintext()
+        #expect(direct.ok && direct.stdout.hasPrefix("100 "), "no capture left in the pod namespace: \(direct.output)")
+    }
+}
