@@ -20,8 +20,12 @@ public final class InboundListenerPairs: Sendable {
         }
     }
 
-    func publish(_ byWorkload: [String: UInt16]) {
-        table.withLock { $0 = (true, byWorkload) }
+    /// Returns whether anything changed (the first publication always does).
+    func publish(_ byWorkload: [String: UInt16]) -> Bool {
+        table.withLock { table in
+            defer { table = (true, byWorkload) }
+            return !table.published || table.byWorkload != byWorkload
+        }
     }
 
     var published: Bool { table.withLock { $0.published } }

@@ -134,9 +134,8 @@ public final class PodListeners: Service, Sendable {
         let opened = open.withLock { $0 }
         var byWorkload: [String: UInt16] = [:]
         for entry in opened.values { if let pair = entry.pair { for key in entry.workloads { byWorkload[key] = pair } } }
-        pairs.publish(byWorkload)
         // ferry_inbound names each pod's pair before the program runs in the pod.
-        inboundChanged()
+        if pairs.publish(byWorkload) { inboundChanged() }
         for (inode, entry) in opened where entry.pair != nil && !entry.linked {
             do {
                 let attached = try datapath.attachInbound(networkNamespace: entry.path, inode: inode)
