@@ -45,6 +45,9 @@ struct PodInboundTests {
                      "sk_lookup link pinned for the pod namespace: \(agentB.process!.stderr.suffix(2000))")
 
         let target = "\(pod.ipv4):9000"
+        let entries = try agentB.ctlJSON(["maps", "dump", "ferry_inbound"], as: [[String: String]].self)
+        #expect(entries.contains { $0["address"] == target && $0["listener"] == "pod pair 1" },
+                "the pod's entry names the listener pair opened in its namespace: \(entries)")
         // `timeout` tells a SYN dropped in the kernel (124) from a refusal.
         func send(from host: TestHost, cgroup: String) throws -> Shell.Result {
             try host.run(in: cgroup, ["timeout", "4", "python3", Paths.testTool, "send", "--to", target, "--bytes", "100"], timeout: 30)
