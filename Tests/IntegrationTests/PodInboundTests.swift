@@ -18,7 +18,7 @@ struct PodInboundTests {
         let outsider = try mesh.lab.addHost("out")
         try mesh.addWorkload("client", on: a)
         _ = try b.cgroup("echo")
-        try agentB.writeConfig("wl-echo.yaml", """
+        let echoYAML = """
         apiVersion: networking.istio.io/v1
         kind: WorkloadEntry
         metadata:
@@ -31,7 +31,8 @@ struct PodInboundTests {
             ferry.dev/netns: /run/netns/\(pod.namespace)
         spec: {address: \(pod.ipv4), serviceAccount: echo, ports: {tcp: 9000}}
 
-        """)
+        """
+        try agentB.writeConfig("wl-echo.yaml", echoYAML)
         let sink = try mesh.lab.spawn("sink", namespace: pod.namespace, cgroup: try b.cgroup("echo"),
                                       ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
         try #require(sink.waitForOutput("listening"))
@@ -52,6 +53,11 @@ struct PodInboundTests {
         func send(from host: TestHost, cgroup: String) throws -> Shell.Result {
             try host.run(in: cgroup, ["timeout", "4", "python3", Paths.testTool, "send", "--to", target, "--bytes", "100"], timeout: 30)
         }
+        // The sink answers "<bytes> <sha256> <peer address>".
+        func peer(_ result: Shell.Result?, is ip: String) -> Bool {
+            guard let result, result.ok, result.stdout.hasPrefix("100 ") else { return false }
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(":" + ip)
+        }
         func plaintext() throws -> Shell.Result { try send(from: outsider, cgroup: "plain") }
         func fromMesh() throws -> Shell.Result { try send(from: a, cgroup: "client") }
         func counters() throws -> [String: UInt64] { try agentB.ctlJSON(["status"], as: AdminAPI.Status.self).kernelCounters }
@@ -70,6 +76,7 @@ struct PodInboundTests {
         let steeredBefore = try counters()["inbound_steered", default: 0]
         let admitted = try plaintext()
         #expect(admitted.ok && admitted.stdout.hasPrefix("100 "), "\(admitted.output)")
+        #expect(peer(admitted, is: b.ipv4), "the sink saw ferryd (node b) as the peer, not the outsider: \(admitted.stdout)")
         #expect(try counters()["inbound_steered", default: 0] > steeredBefore, "the SYN arrived in the pod namespace and was steered")
         let lines = try metricLines()
         #expect(lines.contains { $0.contains("connection_security_policy=\"none\"") }, "ferryd saw the plaintext connection: \(lines)")
@@ -106,16 +113,36 @@ struct PodInboundTests {
                  "\(agentB.process!.stderr.suffix(2000))")
         #expect(try counters()["inbound_dropped", default: 0] > droppedBefore, "the kernel counted the drop (pinned counters)")
         #expect(poll(timeout: 8, interval: 0.5) {
-            guard let result = try? plaintext() else { return false }
-            return !result.ok && result.status != 124
-        }, "refused by the restarted ferryd")
+            guard let before = try? counters()["inbound_steered", default: 0], let result = try? plaintext(),
+                  let after = try? counters()["inbound_steered", default: 0] else { return false }
+            return !result.ok && result.status != 124 && after > before
+        }, "steered to the restarted ferryd's listener in the pod and refused there")
         #expect(poll(timeout: 10, interval: 0.5) { (try? fromMesh())?.ok == true }, "mesh traffic after the restart")
 
-        // Unenrolled: the link and its pin go, and the pod is an ordinary host again.
+        // PERMISSIVE again, then unenrolled: the link and its pin go, and the pod is
+        // an ordinary host again (the sink sees the outsider itself).
+        try policy(nil)
+        #expect(poll(timeout: 8, interval: 0.5) { (try? plaintext())?.ok == true }, "PERMISSIVE admits plaintext again")
         agentB.removeConfig("wl-echo.yaml")
         #expect(poll(timeout: 10) { !FileManager.default.fileExists(atPath: pin) }, "pin removed with the workload")
         #expect(!FileManager.default.fileExists(atPath: "\(agentB.pinDirectory)/pods/\(info.st_ino)"))
         let direct = try plaintext()
-        #expect(direct.ok && direct.stdout.hasPrefix("100 "), "no capture left in the pod namespace: \(direct.output)")
+        #expect(peer(direct, is: outsider.ipv4), "no capture left in the pod namespace: \(direct.output)")
+
+        // Enrolled again, then ferryd down: PERMISSIVE plaintext reaches the pod
+        // directly (fail open). Unenrolled while ferryd is down: the next ferryd
+        // removes the stale pin once it knows the full state.
+        try agentB.writeConfig("wl-echo.yaml", echoYAML)
+        #expect(poll(timeout: 10) { FileManager.default.fileExists(atPath: pin) }, "pinned again on re-enrolment")
+        #expect(poll(timeout: 8, interval: 0.5) {
+            peer(try? plaintext(), is: b.ipv4)
+        }, "captured again: the sink sees ferryd")
+        agentB.kill9()
+        let failOpen = try plaintext()
+        #expect(peer(failOpen, is: outsider.ipv4), "PERMISSIVE fails open: \(failOpen.output)")
+        agentB.removeConfig("wl-echo.yaml")
+        try mesh.startAgent(agentB)
+        #expect(poll(timeout: 10) { !FileManager.default.fileExists(atPath: pin) },
+                "stale pin removed by the restarted ferryd: \(agentB.process!.stderr.suffix(1500))")
     }
 }
