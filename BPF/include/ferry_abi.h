@@ -110,7 +110,8 @@ struct ferry_inbound_value {
 	 * namespace (ferry_pod_listeners slots 2(n-1) for IPv4, 2(n-1)+1 for IPv6).
 	 * An address is local in exactly one namespace, so the key picks the
 	 * namespace. (This half was the upper half of a 32-bit flags word, always
-	 * zero: entries written by older agents mean "the node's listener".) */
+	 * zero: on little-endian hosts, entries written by older agents mean "the
+	 * node's listener".) */
 	__u16 listener;
 };
 #define FERRY_INBOUND_STRICT 0x1u /* drop plaintext while ferryd is down, never pass it */
