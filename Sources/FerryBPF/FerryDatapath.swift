@@ -227,11 +227,15 @@ public final class FerryDatapath: @unchecked Sendable {
         return try FerryDatapath(layout: layout)
     }
 
-    /// Whether every program is attached through a pinned link.
+    /// Whether every program is attached through a pinned link, with the
+    /// sk_lookup links of pod namespaces as "ferry_inbound_lookup@netns:<inode>".
     public static func attachedPrograms(_ layout: DatapathLayout) -> [String: Bool] {
         var result: [String: Bool] = [:]
         for (_, programs) in objects {
             for name in programs { result[name] = BPFFS.exists(layout.linksDirectory + "/" + name) }
+        }
+        for pod in BPFFS.list(layout.podsDirectory) {
+            result["\(inboundProgram)@netns:\(pod)"] = BPFFS.exists(layout.podsDirectory + "/" + pod + "/" + inboundProgram)
         }
         return result
     }

@@ -46,6 +46,8 @@ struct PodInboundTests {
                      "sk_lookup link pinned for the pod namespace: \(agentB.process!.stderr.suffix(2000))")
 
         let target = "\(pod.ipv4):9000"
+        let attached = try agentB.ctlJSON(["status"], as: AdminAPI.Status.self).programsAttached
+        #expect(attached["ferry_inbound_lookup@netns:\(info.st_ino)"] == true, "status lists the pod's link: \(attached)")
         let entries = try agentB.ctlJSON(["maps", "dump", "ferry_inbound"], as: [[String: String]].self)
         #expect(entries.contains { $0["address"] == target && $0["listener"] == "pod pair 1" },
                 "the pod's entry names the listener pair opened in its namespace: \(entries)")
