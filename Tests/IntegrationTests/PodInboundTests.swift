@@ -55,11 +55,6 @@ struct PodInboundTests {
         func send(from host: TestHost, cgroup: String) throws -> Shell.Result {
             try host.run(in: cgroup, ["timeout", "4", "python3", Paths.testTool, "send", "--to", target, "--bytes", "100"], timeout: 30)
         }
-        // The sink answers "<bytes> <sha256> <peer address>".
-        func peer(_ result: Shell.Result?, is ip: String) -> Bool {
-            guard let result, result.ok, result.stdout.hasPrefix("100 ") else { return false }
-            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(":" + ip)
-        }
         func plaintext() throws -> Shell.Result { try send(from: outsider, cgroup: "plain") }
         func fromMesh() throws -> Shell.Result { try send(from: a, cgroup: "client") }
         func counters() throws -> [String: UInt64] { try agentB.ctlJSON(["status"], as: AdminAPI.Status.self).kernelCounters }
@@ -147,4 +142,65 @@ struct PodInboundTests {
         #expect(poll(timeout: 10) { !FileManager.default.fileExists(atPath: pin) },
                 "stale pin removed by the restarted ferryd: \(agentB.process!.stderr.suffix(1500))")
     }
+
+    /// IPv6, and two workloads in one pod namespace: both addresses name the
+    /// namespace's one pair, and the IPv6 half of it takes the IPv6 connections.
+    @Test func ipv6WorkloadSharesItsNamespacePair() throws {
+        let lab = try TestLab("podinbound6")
+        defer { lab.tearDown() }
+        let node = try lab.addHost("node")
+        let pod = try lab.addHost("pod")
+        let outsider = try lab.addHost("out")
+        let agent = try TestAgent(host: node)
+        for (name, address) in [("echo", pod.ipv4), ("echo6", pod.ipv6)] {
+            _ = try node.cgroup(name)
+            try agent.writeConfig("\(name).yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: WorkloadEntry
+            metadata:
+              name: \(name)
+              namespace: demo
+              annotations:
+                ferry.dev/node: \(node.name)
+                ferry.dev/cgroup: \(node.relativeCgroup(name))
+                ferry.dev/netns: /run/netns/\(pod.namespace)
+            spec: {address: "\(address)", serviceAccount: \(name), ports: {tcp: 9000}}
+
+            """)
+        }
+        let sink = try lab.spawn("sink", namespace: pod.namespace, cgroup: try node.cgroup("echo"),
+                                 ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
+        try #require(sink.waitForOutput("listening"))
+        let process = try agent.start()
+        try #require(poll(timeout: 10) { process.stderr.contains("inbound capture attached to a workload namespace") },
+                     "\(process.stderr.suffix(2000))")
+        #expect(process.stderr.contains("ferry.address=::1:15006 ferry.netns=/run/netns/\(pod.namespace)"), "IPv6 half of the pair is up")
+        let entries = try agent.ctlJSON(["maps", "dump", "ferry_inbound"], as: [[String: String]].self)
+        #expect(entries.filter { $0["listener"] == "pod pair 1" }.count == 2, "both workloads name the namespace's pair: \(entries)")
+
+        func plaintext() throws -> Shell.Result {
+            try outsider.run(in: "plain", ["timeout", "4", "python3", Paths.testTool, "send", "--to", "[\(pod.ipv6)]:9000", "--bytes", "100"],
+                             timeout: 30)
+        }
+        func steered() throws -> UInt64 { try agent.ctlJSON(["status"], as: AdminAPI.Status.self).kernelCounters["inbound_steered", default: 0] }
+        let before = try steered()
+        let admitted = try plaintext()
+        #expect(peer(admitted, is: node.ipv6), "PERMISSIVE: through ferryd, which connects from the node: \(admitted.output)")
+        #expect(try steered() > before)
+
+        try agent.writeConfig("strict.yaml", """
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: default, namespace: istio-system}
+        spec: {mtls: {mode: STRICT}}
+        """)
+        #expect(poll(timeout: 8, interval: 0.5) { (try? plaintext())?.ok == false }, "STRICT refuses IPv6 plaintext to the pod")
+    }
+}
+
+/// The sink answers "<bytes> <sha256> <peer address>": whether the peer was `ip`.
+private func peer(_ result: Shell.Result?, is ip: String) -> Bool {
+    guard let result, result.ok, result.stdout.hasPrefix("100 ") else { return false }
+    let token = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").last.map(String.init)
+    return token == ip || token == "::ffff:" + ip
 }
