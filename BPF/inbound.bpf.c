@@ -9,9 +9,15 @@
  * opened (ferry_own: HBONE and same-node traffic it already checked) go to the
  * workload as usual.
  *
- * While ferryd is down its listener is gone from ferry_listeners: PERMISSIVE
+ * The program is attached to the node's network namespace and to each enrolled
+ * pod's own namespace (a pod receives its traffic there). The ferry_inbound
+ * entry of the local address says which listener: the node's (ferry_listeners)
+ * or the pair ferryd opened inside that pod's namespace (ferry_pod_listeners).
+ *
+ * While ferryd is down its listener is gone from the SOCKMAP: PERMISSIVE
  * ports then reach the workload directly (fail open); STRICT ports are dropped,
- * so plaintext never reaches a workload that requires mTLS.
+ * so plaintext never reaches a workload that requires mTLS. A STRICT port whose
+ * listener cannot take the connection is dropped too.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -44,20 +50,22 @@ int ferry_inbound_lookup(struct bpf_sk_lookup *ctx)
 
 	struct ferry_inbound_key key = {};
 	struct ferry_tuple own = {};
-	__u32 slot;
+	__u32 family_slot;
 	if (family == FERRY_AF_INET) {
 		ferry_addr_from_v4(key.addr, local4);
 		ferry_addr_from_v4(own.src_addr, remote4);
-		slot = FERRY_LISTENER_INBOUND_V4;
+		family_slot = FERRY_LISTENER_INBOUND_V4;
 	} else {
 		ferry_addr_from_v6(key.addr, local6);
 		ferry_addr_from_v6(own.src_addr, remote6);
-		slot = FERRY_LISTENER_INBOUND_V6;
+		family_slot = FERRY_LISTENER_INBOUND_V6;
 	}
 	key.port = local_port;
 	struct ferry_inbound_value *target = bpf_map_lookup_elem(&ferry_inbound, &key);
 	if (!target)
 		return SK_PASS;
+	int strict = (target->flags & FERRY_INBOUND_STRICT) != 0;
+	__u32 pair = target->listener;
 
 	ferry_addr_from_v6(own.dst_addr, key.addr);
 	own.src_port = remote_port;
@@ -65,9 +73,15 @@ int ferry_inbound_lookup(struct bpf_sk_lookup *ctx)
 	if (bpf_map_lookup_elem(&ferry_own, &own))
 		return SK_PASS;
 
-	struct bpf_sock *listener = bpf_map_lookup_elem(&ferry_listeners, &slot);
+	struct bpf_sock *listener;
+	if (pair == 0) {
+		listener = bpf_map_lookup_elem(&ferry_listeners, &family_slot);
+	} else {
+		__u32 slot = 2 * (pair - 1) + family_slot;
+		listener = bpf_map_lookup_elem(&ferry_pod_listeners, &slot);
+	}
 	if (!listener) {
-		if (target->flags & FERRY_INBOUND_STRICT) {
+		if (strict) {
 			ferry_count(FERRY_CTR_INBOUND_DROPPED);
 			return SK_DROP;
 		}
@@ -75,8 +89,12 @@ int ferry_inbound_lookup(struct bpf_sk_lookup *ctx)
 	}
 	long err = bpf_sk_assign(ctx, listener, 0);
 	bpf_sk_release(listener);
-	if (err == 0)
+	if (err == 0) {
 		ferry_count(FERRY_CTR_INBOUND_STEERED);
+	} else if (strict) {
+		ferry_count(FERRY_CTR_INBOUND_DROPPED);
+		return SK_DROP;
+	}
 	return SK_PASS;
 }
 

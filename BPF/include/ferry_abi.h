@@ -104,13 +104,23 @@ struct ferry_inbound_key {
 
 struct ferry_inbound_value {
 	__u32 workload;  /* ferry_workload.index */
-	__u32 flags;     /* FERRY_INBOUND_* */
+	__u16 flags;     /* FERRY_INBOUND_* */
+	/* Which of ferryd's :15006 listeners takes this address's connections: 0 is
+	 * the node's (ferry_listeners), n >= 1 the pair of the n-th pod network
+	 * namespace (ferry_pod_listeners slots 2(n-1) for IPv4, 2(n-1)+1 for IPv6).
+	 * An address is local in exactly one namespace, so the key picks the
+	 * namespace. (This half was the upper half of a 32-bit flags word, always
+	 * zero: on little-endian hosts, entries written by older agents mean "the
+	 * node's listener".) */
+	__u16 listener;
 };
 #define FERRY_INBOUND_STRICT 0x1u /* drop plaintext while ferryd is down, never pass it */
 
 /* ferry_listeners: SOCKMAP slots of ferryd's inbound plaintext listeners. */
 #define FERRY_LISTENER_INBOUND_V4 0
 #define FERRY_LISTENER_INBOUND_V6 1
+/* ferry_pod_listeners: one pair of slots per pod network namespace. */
+#define FERRY_POD_LISTENER_PAIRS 256
 
 /* ferry_counters: per-CPU array indexed by these. */
 enum ferry_counter {

@@ -87,6 +87,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ferry_listeners SEC(".maps");
 
+/* ferryd's :15006 listeners inside pod network namespaces: a connection that
+ * arrives in a pod's namespace goes to the listener ferryd opened in that
+ * namespace; ferry_inbound_value.listener picks the pair. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 2 * FERRY_POD_LISTENER_PAIRS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_pod_listeners SEC(".maps");
+
 /* 4-tuples of connections ferryd itself opened (src = ferryd's end): they came
  * through an agent, so sk_lookup leaves them alone. */
 struct {

@@ -111,6 +111,13 @@ public final class BPFLink: @unchecked Sendable {
         bpf_link__destroy(pointer)
     }
 
+    /// The inode of the network namespace this link is attached to; nil for a
+    /// link of another kind, or when its namespace is gone.
+    public var networkNamespaceInode: UInt64? {
+        let inode = ferry_link_netns_inode(bpf_link__fd(pointer))
+        return inode == 0 ? nil : UInt64(inode)
+    }
+
     public func pin(at path: String) throws {
         guard bpf_link__pin(pointer, path) == 0 else {
             throw BPFError.last("pin link of '\(label)' at \(path)")

@@ -54,6 +54,10 @@ public struct DatapathLayout: Sendable, Hashable {
     }
 
     public var linksDirectory: String { pinDirectory + "/links" }
+    /// One directory per pod network namespace (named by its inode) holding the
+    /// sk_lookup link ferryd attached there.
+    public var podsDirectory: String { pinDirectory + "/pods" }
+    public func podLinkPath(inode: UInt64) -> String { "\(podsDirectory)/\(inode)/\(FerryDatapath.inboundProgram)" }
     public func mapPath(_ name: String) -> String { pinDirectory + "/" + name }
 }
 
@@ -68,11 +72,14 @@ public final class FerryDatapath: @unchecked Sendable {
         ("inbound.bpf.o", ["ferry_inbound_lookup"]),
     ]
     /// Programs that attach to the network namespace rather than the cgroup root.
-    static let netnsPrograms: Set<String> = ["ferry_inbound_lookup"]
+    static let netnsPrograms: Set<String> = [inboundProgram]
+    static let inboundProgram = "ferry_inbound_lookup"
     public static let mapNames = [
         "ferry_enrolled", "ferry_capture", "ferry_noports", "ferry_pending",
-        "ferry_tuples", "ferry_conns", "ferry_counters", "ferry_inbound", "ferry_listeners", "ferry_own",
+        "ferry_tuples", "ferry_conns", "ferry_counters", "ferry_inbound", "ferry_listeners", "ferry_pod_listeners", "ferry_own",
     ]
+    /// Pod namespaces that can have a :15006 listener pair at once.
+    public static let podListenerPairs = UInt16(FERRY_POD_LISTENER_PAIRS)
 
     public let layout: DatapathLayout
     public let enrolled: BPFMap<UInt64, ferry_workload>
@@ -84,6 +91,11 @@ public final class FerryDatapath: @unchecked Sendable {
     public let inbound: BPFMap<ferry_inbound_key, ferry_inbound_value>
     /// The SOCKMAP of ferryd's :15006 listeners (values are socket descriptors).
     public let listeners: BPFMap<UInt32, UInt64>
+    /// The SOCKMAP of ferryd's :15006 listeners inside pod network namespaces.
+    public let podListeners: BPFMap<UInt32, UInt64>
+    /// inbound.bpf.o, loaded once when the first pod namespace needs its program.
+    private var inboundObject: BPFObject?
+    private let inboundLock = NSLock()
 
     private init(layout: DatapathLayout) throws {
         self.layout = layout
@@ -95,6 +107,7 @@ public final class FerryDatapath: @unchecked Sendable {
         counters = try BPFCounterArray(pinned: layout.mapPath("ferry_counters"))
         inbound = try BPFMap(pinned: layout.mapPath("ferry_inbound"))
         listeners = try BPFMap(pinned: layout.mapPath("ferry_listeners"))
+        podListeners = try BPFMap(pinned: layout.mapPath("ferry_pod_listeners"))
     }
 
     /// Registers a listening socket in a ferry_listeners slot.
@@ -104,6 +117,73 @@ public final class FerryDatapath: @unchecked Sendable {
         guard bpf_map_update_elem(listeners.fd, &key, &value, UInt64(BPF_ANY)) == 0 else {
             throw BPFError.last("register listener in map 'ferry_listeners' slot \(slot)")
         }
+    }
+
+    /// Registers a listening socket opened inside a pod's network namespace as
+    /// the IPv4 or IPv6 half of listener pair `pair` (1-based, see
+    /// `ferry_inbound_value.listener`).
+    public func registerPodListener(fd: Int32, pair: UInt16, ipv6: Bool) throws {
+        guard pair >= 1, pair <= Self.podListenerPairs else {
+            throw BPFError("register pod listener", errno: EINVAL, detail: "pair \(pair) outside 1...\(Self.podListenerPairs)")
+        }
+        var key = 2 * UInt32(pair - 1) + (ipv6 ? 1 : 0)
+        var value = UInt64(fd)
+        guard bpf_map_update_elem(podListeners.fd, &key, &value, UInt64(BPF_ANY)) == 0 else {
+            throw BPFError.last("register listener in map 'ferry_pod_listeners' slot \(key)")
+        }
+    }
+
+    /// Attaches the sk_lookup program to a pod's network namespace and pins the
+    /// link at `pods/<inode>/`, so the namespace stays guarded (STRICT ports
+    /// dropped) while ferryd is down. A link pinned by an earlier run for the
+    /// same namespace gets this run's program swapped in; a pin whose namespace
+    /// is gone (or whose inode now names another namespace) is replaced.
+    /// Returns whether a new link was attached.
+    @discardableResult
+    public func attachInbound(networkNamespace path: String, inode: UInt64) throws -> Bool {
+        inboundLock.lock()
+        defer { inboundLock.unlock() }
+        do {
+            if inboundObject == nil {
+                inboundObject = try BPFObject(path: layout.objectDirectory + "/inbound.bpf.o", pinRoot: layout.pinDirectory)
+            }
+            let program = try inboundObject!.program(named: Self.inboundProgram)
+            let pin = layout.podLinkPath(inode: inode)
+            if BPFFS.exists(pin) {
+                if let existing = BPFLink.openPinned(pin), existing.networkNamespaceInode == inode {
+                    try existing.update(program: program)
+                    return false
+                }
+                try BPFFS.remove(pin)
+            }
+            let netnsFD = open(path, O_RDONLY | O_CLOEXEC)
+            guard netnsFD >= 0 else { throw BPFError.last("open network namespace \(path)") }
+            defer { close(netnsFD) }
+            let link = try program.attach(netnsFD: netnsFD)
+            // The path may have been reused by another namespace since the inode was read.
+            guard link.networkNamespaceInode == inode else {
+                throw BPFError("attach to network namespace \(path)", errno: ESTALE, detail: "it is no longer namespace \(inode)")
+            }
+            try BPFFS.makeDirectory(layout.podsDirectory + "/\(inode)")
+            try link.pin(at: pin)
+            return true
+        }
+    }
+
+    /// Detaches the sk_lookup program from a pod namespace (removes its pins).
+    public func detachInbound(inode: UInt64) throws {
+        inboundLock.lock()
+        defer { inboundLock.unlock() }
+        do {
+            let directory = layout.podsDirectory + "/\(inode)"
+            for name in BPFFS.list(directory) { try BPFFS.remove(directory + "/" + name) }
+            try BPFFS.remove(directory)
+        }
+    }
+
+    /// The pod namespaces (inodes) that have a pinned sk_lookup link.
+    public func inboundNamespaces() -> [UInt64] {
+        BPFFS.list(layout.podsDirectory).compactMap { UInt64($0) }
     }
 
     /// Opens the pinned maps of an installed datapath (ferryctl, or ferryd after
@@ -147,11 +227,15 @@ public final class FerryDatapath: @unchecked Sendable {
         return try FerryDatapath(layout: layout)
     }
 
-    /// Whether every program is attached through a pinned link.
+    /// Whether every program is attached through a pinned link, with the
+    /// sk_lookup links of pod namespaces as "ferry_inbound_lookup@netns:<inode>".
     public static func attachedPrograms(_ layout: DatapathLayout) -> [String: Bool] {
         var result: [String: Bool] = [:]
         for (_, programs) in objects {
             for name in programs { result[name] = BPFFS.exists(layout.linksDirectory + "/" + name) }
+        }
+        for pod in BPFFS.list(layout.podsDirectory) {
+            result["\(inboundProgram)@netns:\(pod)"] = BPFFS.exists(layout.podsDirectory + "/" + pod + "/" + inboundProgram)
         }
         return result
     }
@@ -161,6 +245,14 @@ public final class FerryDatapath: @unchecked Sendable {
     @discardableResult
     public static func uninstall(_ layout: DatapathLayout) throws -> [String] {
         var removed: [String] = []
+        for pod in BPFFS.list(layout.podsDirectory) {
+            for name in BPFFS.list(layout.podsDirectory + "/" + pod) {
+                try BPFFS.remove(layout.podsDirectory + "/" + pod + "/" + name)
+                removed.append("pods/\(pod)/" + name)
+            }
+            try BPFFS.remove(layout.podsDirectory + "/" + pod)
+        }
+        try BPFFS.remove(layout.podsDirectory)
         for name in BPFFS.list(layout.linksDirectory) {
             try BPFFS.remove(layout.linksDirectory + "/" + name)
             removed.append("links/" + name)

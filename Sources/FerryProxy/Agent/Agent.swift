@@ -32,9 +32,11 @@ public enum Agent {
         let datapath = try FerryDatapath.install(configuration.datapath, logger: logger)
         let enrollment = EnrollmentTable()
         let policies = SecurityPolicyCache()
+        let listenerPairs = InboundListenerPairs()
         let reconciler = DatapathReconciler(
             datapath: datapath, store: store, node: configuration.node,
-            cgroupMount: configuration.cgroupMount, enrollment: enrollment, policies: policies, logger: logger
+            cgroupMount: configuration.cgroupMount, enrollment: enrollment, policies: policies,
+            listenerPairs: listenerPairs, logger: logger
         )
         if store.state.generation > 0 { reconciler.reconcile(store.state) }
 
@@ -82,7 +84,12 @@ public enum Agent {
         let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)
         let inbound = InboundPlaintextListener(context: context, group: dataGroup, datapath: datapath)
         let enforcer = PolicyEnforcer(context: context)
-        let podListeners = PodListeners(context: context, group: dataGroup, cgroupMount: configuration.cgroupMount)
+        let podListeners = PodListeners(
+            context: context, group: dataGroup, cgroupMount: configuration.cgroupMount, datapath: datapath, pairs: listenerPairs
+        ) {
+            let state = store.state
+            if state.generation > 0 { reconciler.reconcile(state) }
+        }
         let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
         let sampler = KernelSampler(
             datapath: datapath, connections: connections, metrics: AgentMetrics(registry: registry, version: AgentParts.version),

@@ -28,13 +28,16 @@ public final class DatapathReconciler: Service, Sendable {
     private let cgroupMount: String
     public let enrollment: EnrollmentTable
     private let policies: SecurityPolicyCache
+    private let listenerPairs: InboundListenerPairs
     private let logger: Logger
     /// Problems of the last pass ("workload default/x: cgroup … does not exist").
     public let problems = Mutex<[String]>([])
 
     public init(datapath: FerryDatapath, store: StateStore, node: String, cgroupMount: String,
-                enrollment: EnrollmentTable, policies: SecurityPolicyCache, logger: Logger) {
+                enrollment: EnrollmentTable, policies: SecurityPolicyCache,
+                listenerPairs: InboundListenerPairs = InboundListenerPairs(), logger: Logger) {
         self.policies = policies
+        self.listenerPairs = listenerPairs
         self.datapath = datapath
         self.store = store
         self.node = node
@@ -158,8 +161,11 @@ public final class DatapathReconciler: Service, Sendable {
     /// connection did not come through an agent: declared workload ports and the
     /// target ports of Services selecting them (never "every port": a VM's
     /// address is shared with SSH and the agent's own ports).
+    /// The listener is the node's, or for a workload in a pod namespace of its
+    /// own the pair `PodListeners` opened there (`InboundListenerPairs`).
     private func reconcileInbound(_ state: MeshState, security: SecurityPolicies, issues: inout [String]) {
         var desired: [ferry_inbound_key: ferry_inbound_value] = [:]
+        let current = Dictionary(datapath.inbound.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         for workload in state.workloads(onNode: node) {
             var ports = Set(workload.ports.values)
             for service in state.services(selecting: workload) {
@@ -168,13 +174,16 @@ public final class DatapathReconciler: Service, Sendable {
             for address in workload.addresses {
                 for port in ports {
                     let strict = security.peerAuthentication.mode(for: workload, port: port) == .strict
-                    desired[ferry_inbound_key(addr: address.words, port: UInt16(port), _pad: 0)] =
-                        ferry_inbound_value(workload: WorkloadIndex.of(workload), flags: strict ? FERRY_INBOUND_STRICT : 0)
+                    let key = ferry_inbound_key(addr: address.words, port: UInt16(port), _pad: 0)
+                    desired[key] = ferry_inbound_value(
+                        workload: WorkloadIndex.of(workload), flags: strict ? UInt16(FERRY_INBOUND_STRICT) : 0,
+                        listener: listenerPairs.listener(for: workload.key, current: current[key]?.listener)
+                    )
                 }
             }
         }
-        let current = Dictionary(datapath.inbound.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        for (key, value) in desired where current[key].map({ $0.workload != value.workload || $0.flags != value.flags }) ?? true {
+        for (key, value) in desired
+        where current[key].map({ $0.workload != value.workload || $0.flags != value.flags || $0.listener != value.listener }) ?? true {
             do { try datapath.inbound.update(key, value) } catch { issues.append("inbound ports: \(error)") }
         }
         for key in current.keys where desired[key] == nil {

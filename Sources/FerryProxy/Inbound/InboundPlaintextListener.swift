@@ -31,18 +31,7 @@ public final class InboundPlaintextListener: Service, Sendable {
         for (host, slot) in [("127.0.0.1", UInt32(FERRY_LISTENER_INBOUND_V4)), ("::1", UInt32(FERRY_LISTENER_INBOUND_V6))] {
             do {
                 let fd = try RawListener.make(host: host, port: port)
-                let channel = try await ServerBootstrap(group: group)
-                    .childChannelOption(ChannelOptions.autoRead, value: false)
-                    .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                    .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelOption(ChannelOptions.recvAllocator, value: Listener.receiveAllocator)
-                    .childChannelInitializer { [context] channel in
-                        channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
-                            try channel.pipeline.syncOperations.addHandler(InboundHold())
-                            Self.accept(channel, context: context)
-                        })
-                    }
-                    .withBoundSocket(fd).get()
+                let channel = try await Self.bootstrap(context: context, group: group).withBoundSocket(fd).get()
                 // Only now does the kernel start steering to it.
                 try datapath.registerListener(fd: fd, slot: slot)
                 channels.append(channel)
@@ -53,6 +42,22 @@ public final class InboundPlaintextListener: Service, Sendable {
         }
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
+    }
+
+    /// The server bootstrap of every :15006 listener, the node's and those inside
+    /// pod namespaces (`PodListeners`).
+    static func bootstrap(context: ProxyContext, group: EventLoopGroup) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .childChannelOption(ChannelOptions.autoRead, value: false)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.recvAllocator, value: Listener.receiveAllocator)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
+                    try channel.pipeline.syncOperations.addHandler(InboundHold())
+                    Self.accept(channel, context: context)
+                })
+            }
     }
 
     static func accept(_ channel: Channel, context: ProxyContext) {

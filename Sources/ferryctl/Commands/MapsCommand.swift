@@ -15,6 +15,8 @@ struct MapsCommand: AsyncParsableCommand {
 
 struct MapsList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List pinned maps.")
+    /// Pin directories that hold links, not maps.
+    static let directories: Set<String> = ["links", "pods"]
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var datapath: DatapathOptions
@@ -30,7 +32,7 @@ struct MapsList: AsyncParsableCommand {
 
     func run() async throws {
         let layout = datapath.layout()
-        let names = BPFFS.list(layout.pinDirectory).filter { $0 != "links" }
+        let names = BPFFS.list(layout.pinDirectory).filter { !Self.directories.contains($0) }
         guard !names.isEmpty else {
             fail("no Ferry maps pinned under \(layout.pinDirectory): the datapath is not loaded (start ferryd or run `ferryctl load`)")
         }
@@ -67,7 +69,7 @@ struct MapsDump: AsyncParsableCommand {
         let layout = datapath.layout()
         let path = layout.mapPath(name)
         guard BPFFS.exists(path), !name.contains("/") else {
-            let known = BPFFS.list(layout.pinDirectory).filter { $0 != "links" }.joined(separator: ", ")
+            let known = BPFFS.list(layout.pinDirectory).filter { !MapsList.directories.contains($0) }.joined(separator: ", ")
             fail("no pinned map '\(name)' under \(layout.pinDirectory)\(known.isEmpty ? "" : " (have: \(known))")")
         }
         let entries: [[String: String]]
@@ -106,6 +108,14 @@ enum MapDecoder {
                 let address = IPAddress(words: entry.key.addr)
                 let prefix = address.isIPv4 && entry.key.prefixlen >= 96 ? entry.key.prefixlen - 96 : entry.key.prefixlen
                 return ["cidr": "\(address)/\(prefix)", "action": entry.value == 1 ? "capture" : "exclude"]
+            }
+        case "ferry_inbound":
+            let map = try BPFMap<ferry_inbound_key, ferry_inbound_value>(pinned: path)
+            return map.entries().map { entry in
+                ["address": "\(IPEndpoint(ip: IPAddress(words: entry.key.addr), port: Int(entry.key.port)))",
+                 "workload_index": "\(entry.value.workload)",
+                 "strict": "\(entry.value.flags & UInt16(FERRY_INBOUND_STRICT) != 0)",
+                 "listener": entry.value.listener == 0 ? "node" : "pod pair \(entry.value.listener)"]
             }
         case "ferry_noports":
             let map = try BPFMap<UInt16, UInt8>(pinned: path)

@@ -128,10 +128,17 @@ final class TestLab: @unchecked Sendable {
     /// The pin directory of a node of this lab.
     func pinDirectory(_ node: String) -> String { "\(BPFFS.defaultMount)/ferry-test-\(id)-\(node)" }
 
+    /// Removes a pin directory and everything below it (`links/`, `pods/<inode>/`).
     static func removePins(_ directory: String) {
-        for name in BPFFS.list(directory + "/links") { try? BPFFS.remove(directory + "/links/" + name) }
-        try? BPFFS.remove(directory + "/links")
-        for name in BPFFS.list(directory) { try? BPFFS.remove(directory + "/" + name) }
+        for name in BPFFS.list(directory) {
+            let path = directory + "/" + name
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                removePins(path)
+            } else {
+                try? BPFFS.remove(path)
+            }
+        }
         try? BPFFS.remove(directory)
     }
 
