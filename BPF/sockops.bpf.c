@@ -8,7 +8,8 @@
  * - Captured sockets and ferryd's own (marked) sockets get an entry in
  *   ferry_conns with the kernel's view: bytes, smoothed RTT, retransmits, state.
  *   State, RTT and retransmit callbacks keep it fresh.
- * - On TCP_CLOSE both entries go, so the maps hold live connections only.
+ * - On TCP_CLOSE both entries go (a tuple once ferryd has also read it), so the
+ *   maps hold live connections only.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -111,7 +112,13 @@ static __always_inline void on_close(struct bpf_sock_ops *ctx)
 		return;
 	struct ferry_tuple tuple = stats->tuple;
 	if (stats->kind == FERRY_CONN_CAPTURED) {
-		bpf_map_delete_elem(&ferry_tuples, &tuple);
+		/* Not racing the reader: the flags are plain bytes, and a lost update
+		 * only leaves the entry to the LRU. */
+		struct ferry_origin *origin = bpf_map_lookup_elem(&ferry_tuples, &tuple);
+		if (origin && (origin->flags & FERRY_ORIGIN_READ))
+			bpf_map_delete_elem(&ferry_tuples, &tuple);
+		else if (origin)
+			origin->flags |= FERRY_ORIGIN_CLOSED;
 	} else if (stats->kind == FERRY_CONN_UPSTREAM) {
 		tuple.netns_cookie = 0;
 		bpf_map_delete_elem(&ferry_own, &tuple);

@@ -118,6 +118,11 @@ int ferry_getsockopt(struct bpf_sockopt *ctx)
 		out->sin6_scope_id = 0;
 		answered(ctx, sizeof(*out));
 	}
+	/* Read: the entry goes now if the workload's socket already closed. */
+	if (origin->flags & FERRY_ORIGIN_CLOSED)
+		bpf_map_delete_elem(&ferry_tuples, &tuple);
+	else
+		origin->flags |= FERRY_ORIGIN_READ;
 	ferry_count(FERRY_CTR_ORIGIN_FOUND);
 	return 1;
 }

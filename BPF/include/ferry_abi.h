@@ -54,11 +54,21 @@ struct ferry_cidr_key {
 struct ferry_origin {
 	__u32 dst_addr[4];
 	__u16 dst_port;
-	__u16 family;         /* AF_INET or AF_INET6 as the workload asked */
+	__u8 family;          /* AF_INET or AF_INET6 as the workload asked */
+	__u8 flags;           /* FERRY_ORIGIN_*; was the upper byte of a u16 family,
+	                       * so entries of older agents read as 0 (little-endian) */
 	__u32 workload;       /* ferry_workload.index */
 	__u64 cgroup_id;      /* the enrolled cgroup that matched */
 	__u64 socket_cookie;  /* the workload socket's cookie: key into ferry_conns */
 };
+
+/* A ferry_tuples entry is removed once the workload's socket has closed *and*
+ * ferryd has read it, whichever comes second: a client may connect, send and
+ * close before ferryd accepts (an orphaned socket reaches TCP_CLOSE as soon as
+ * its FIN is acknowledged), and iptables' conntrack answers SO_ORIGINAL_DST
+ * then too. Entries never read (ferryd died first) age out of the LRU map. */
+#define FERRY_ORIGIN_READ   0x1u
+#define FERRY_ORIGIN_CLOSED 0x2u
 
 /* ferry_tuples key: the workload socket's 4-tuple as seen from the workload,
  * plus its netns cookie (many netns use the same 127.0.0.1:15001). */

@@ -198,13 +198,21 @@ struct CaptureTests {
         // Capture everything (what ferryd writes from the default MeshConfig).
         #expect(Shell.run(["bpftool", "map", "update", "pinned", "\(pins)/ferry_capture", "key"] + bytes(96, 4)
                           + bytes(0, 8) + ["0", "0", "0xff", "0xff"] + bytes(0, 4) + ["value"] + bytes(1, 4)).ok)
-        let listener = try node.spawn("origdst", ["python3", Paths.testTool, "origdst", "--listen", "127.0.0.1:15001"])
+        // The client is gone before the listener accepts, as a fire-and-forget
+        // client can be: the answer must outlive the workload's socket.
+        let listener = try node.spawn("origdst", ["python3", Paths.testTool, "origdst", "--listen", "127.0.0.1:15001",
+                                                  "--accept-after", "1"])
         #expect(listener.waitForOutput("listening"))
         let connect = try node.run(in: "client", ["python3", "-c",
             "import socket; s=socket.create_connection(('198.18.7.7', 4242), timeout=5); s.close()"])
         let counters = Shell.run(["bpftool", "map", "dump", "pinned", "\(pins)/ferry_counters"]).stdout
-        #expect(poll(timeout: 5) { listener.stdout.contains("198.18.7.7:4242") },
+        #expect(poll(timeout: 15) { listener.stdout.contains("198.18.7.7:4242") },
                 "listener: \(listener.stdout) \(listener.stderr) client: \(connect.output) counters: \(counters)")
+        // Closed and read: nothing is left behind.
+        #expect(poll(timeout: 5) {
+            Shell.run(["bpftool", "-j", "map", "dump", "pinned", "\(pins)/ferry_tuples"]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "[]"
+        })
         let unload = try node.run(in: "ctl", env + [Paths.ferryctl, "unload"])
         #expect(unload.ok, "\(unload.output)")
     }

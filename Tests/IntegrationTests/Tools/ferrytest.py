@@ -137,6 +137,8 @@ def cmd_origdst(args):
     server.bind((host, port))
     server.listen(1)
     print("listening", flush=True)
+    if args.accept_after:
+        time.sleep(args.accept_after)
     conn, _ = server.accept()
     raw = conn.getsockopt(socket.SOL_IP, 80, 16)
     port, = struct.unpack("!H", raw[2:4])
@@ -152,6 +154,7 @@ def main():
     p = sub.add_parser("many"); p.add_argument("--to", required=True)
     p.add_argument("--concurrent", type=int, default=100); p.add_argument("--sequential", type=int, default=1000)
     p = sub.add_parser("origdst"); p.add_argument("--listen", required=True)
+    p.add_argument("--accept-after", type=float, default=0, help="seconds to wait before accepting")
     args = parser.parse_args()
     if args.command == "sink":
         serve(args.listen, sink_handler)
