@@ -1,3 +1,5 @@
+import FerryMesh
+
 /// W3C Trace Context (`traceparent`): the trace id is kept end to end and every
 /// hop gets a span id of its own.
 public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
@@ -44,7 +46,7 @@ public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
 
     /// `bytes` (8 or 16) random bytes as hex, never all zero; 64 bits per draw.
     static func randomHex(bytes: Int) -> String {
-        var generator = FastRandom()
+        var generator = SplitMix64()
         while true {
             var text = ""
             for _ in 0..<(bytes / 8) {

@@ -1,4 +1,5 @@
 import FerryKubernetes
+import FerryMesh
 import Testing
 
 @Suite struct BackoffTests {

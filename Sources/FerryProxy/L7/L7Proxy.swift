@@ -66,7 +66,7 @@ final class L7Proxy: Sendable {
 
     private func route(_ request: ProxiedRequest, caller: Caller, trace: TraceContext, outcome: inout Outcome) async -> ProxiedResponse {
         let state = context.store.state
-        var rng = FastRandom()
+        var rng = SplitMix64()
         let info = Self.requestInfo(request, caller: caller)
         let version = request.head.version
         let table = routes.table(for: state)
@@ -153,7 +153,7 @@ final class L7Proxy: Sendable {
     private func attempt(_ request: ProxiedRequest, endpoints: [UpstreamEndpoint], backend: RouteBackend,
                          decision: RouteDecision, info: HTTPRequestInfo, caller: Caller, breaker: CircuitBreaker,
                          detector: OutlierDetector<Instant>?, budget: RetryBudget<Instant>, state: MeshState) async -> (ProxiedResponse, Outcome) {
-        var rng = FastRandom()
+        var rng = SplitMix64()
         var outcome = Outcome()
         let version = request.head.version
         var retries = 0
@@ -256,7 +256,7 @@ final class L7Proxy: Sendable {
     /// request head on it. The caller splices the rest.
     func openUpgrade(_ request: ProxiedRequest, caller: Caller) async throws -> Channel {
         let state = context.store.state
-        var rng = FastRandom()
+        var rng = SplitMix64()
         let info = Self.requestInfo(request, caller: caller)
         let table = routes.table(for: state)
         guard let decision = table.route(info, service: caller.service, port: caller.port.port,
@@ -284,7 +284,7 @@ final class L7Proxy: Sendable {
 
     /// A copy to a mirror backend; its answer is dropped.
     private func mirrorRequest(_ request: ProxiedRequest, to backend: RouteBackend, table: HTTPRouteTable, caller: Caller) {
-        var rng = FastRandom()
+        var rng = SplitMix64()
         let state = table.state
         guard let endpoint = table.endpoints(of: backend).randomElement(using: &rng) else { return }
         var copy = request
