@@ -47,6 +47,18 @@ import Testing
 
     static let source = SpiffeID(trustDomain: "cluster.local", namespace: "demo", serviceAccount: "client")
 
+    /// An echo workload behind node b's HBONE server, and a client pool: what
+    /// the pooled-stream tests share. The caller closes `echo` and `listener`.
+    func tunnel() async throws -> (echo: Channel, listener: Channel, pool: HBONEPool, agent: IPEndpoint, target: IPEndpoint) {
+        let echo = try await startEcho()
+        let context = try makeAgent(echoPort: echo.localAddress!.port!)
+        let server = HBONEServer(context: context, group: group, security: PlaintextHBONE(claimedIdentity: Self.source), host: "127.0.0.1", port: 0)
+        let listener = try await server.bind()
+        let pool = HBONEPool(group: group, security: PlaintextHBONE(), logger: Logger(label: "test"))
+        return (echo, listener, pool, IPEndpoint(ip: IPAddress("127.0.0.1")!, port: listener.localAddress!.port!),
+                IPEndpoint("127.0.0.1:\(echo.localAddress!.port!)")!)
+    }
+
     @Test func carriesBytesBothWaysAndHalfCloses() async throws {
         let echo = try await startEcho()
         let context = try makeAgent(echoPort: echo.localAddress!.port!)
@@ -69,13 +81,7 @@ import Testing
     }
 
     @Test func manyStreamsShareOneConnection() async throws {
-        let echo = try await startEcho()
-        let context = try makeAgent(echoPort: echo.localAddress!.port!)
-        let server = HBONEServer(context: context, group: group, security: PlaintextHBONE(claimedIdentity: Self.source), host: "127.0.0.1", port: 0)
-        let listener = try await server.bind()
-        let pool = HBONEPool(group: group, security: PlaintextHBONE(), logger: Logger(label: "test"))
-        let agent = IPEndpoint(ip: IPAddress("127.0.0.1")!, port: listener.localAddress!.port!)
-        let target = IPEndpoint("127.0.0.1:\(echo.localAddress!.port!)")!
+        let (echo, listener, pool, agent, target) = try await tunnel()
         let results = try await withThrowingTaskGroup(of: String.self) { group in
             for index in 0..<200 {
                 group.addTask {
@@ -102,13 +108,7 @@ import Testing
     /// must not look like a rapid-reset attack and cost the connection every
     /// other stream rides on.
     @Test func abortedStreamsDoNotCloseTheConnection() async throws {
-        let echo = try await startEcho()
-        let context = try makeAgent(echoPort: echo.localAddress!.port!)
-        let server = HBONEServer(context: context, group: group, security: PlaintextHBONE(claimedIdentity: Self.source), host: "127.0.0.1", port: 0)
-        let listener = try await server.bind()
-        let pool = HBONEPool(group: group, security: PlaintextHBONE(), logger: Logger(label: "test"))
-        let agent = IPEndpoint(ip: IPAddress("127.0.0.1")!, port: listener.localAddress!.port!)
-        let target = IPEndpoint("127.0.0.1:\(echo.localAddress!.port!)")!
+        let (echo, listener, pool, agent, target) = try await tunnel()
         let survivor = Collector()
         let longLived = try await pool.openStream(source: Self.source, node: "b", address: agent,
                                                   request: HBONERequest(authority: target)) {
