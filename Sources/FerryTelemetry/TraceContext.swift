@@ -45,15 +45,23 @@ public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
     public var description: String { traceparent }
 
     /// `bytes` (8 or 16) random bytes as hex, never all zero; 64 bits per draw.
+    /// Written straight into the string's storage: this runs for every request.
     static func randomHex(bytes: Int) -> String {
         var generator = SplitMix64()
+        let digits = Array("0123456789abcdef".utf8)
         while true {
-            var text = ""
-            for _ in 0..<(bytes / 8) {
-                let word = String(generator.next() as UInt64, radix: 16)
-                text += String(repeating: "0", count: 16 - word.count) + word
+            var nonZero = false
+            let text = String(unsafeUninitializedCapacity: bytes * 2) { buffer in
+                for draw in 0..<(bytes / 8) {
+                    let word: UInt64 = generator.next()
+                    nonZero = nonZero || word != 0
+                    for nibble in 0..<16 {
+                        buffer[draw * 16 + nibble] = digits[Int((word >> UInt64(60 - 4 * nibble)) & 0xf)]
+                    }
+                }
+                return bytes * 2
             }
-            if text.contains(where: { $0 != "0" }) { return text }
+            if nonZero { return text }
         }
     }
 }

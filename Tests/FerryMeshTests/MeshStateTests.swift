@@ -39,6 +39,31 @@ import Testing
         #expect(state.workloads(onNode: "b").map(\.key) == ["demo/echo-1"])
     }
 
+    @Test func servicesSelectingAWorkloadComeInKeyOrderFromItsNamespaceOnly() throws {
+        let state = try state(Self.base + """
+
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: all-echo, namespace: demo}
+        spec: {clusterIP: 198.19.0.11, selector: {app: echo}, ports: [{port: 81}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: echo, namespace: elsewhere}
+        spec: {clusterIP: 198.19.0.12, selector: {app: echo}, ports: [{port: 80}]}
+        """)
+        let echo1 = try #require(state.workload(key: "demo/echo-1"))
+        let other = try #require(state.workload(key: "elsewhere/other"))
+        #expect(state.services(selecting: echo1).map(\.key) == ["demo/all-echo", "demo/echo"])
+        #expect(state.services(selecting: other).map(\.key) == ["elsewhere/echo"])
+        #expect(state.service(key: "demo/all-echo")?.vips == [IPAddress("198.19.0.11")!])
+        #expect(state.service(key: "demo/none") == nil)
+        var stranger = echo1
+        stranger.name = "not-in-the-state"
+        #expect(state.services(selecting: stranger).isEmpty)
+    }
+
     @Test func duplicatesAreRejected() throws {
         #expect(throws: ResourceError.self) {
             try state(Self.base + "\n---\n" + Self.base.components(separatedBy: "---")[0])

@@ -29,7 +29,11 @@ public struct MeshState: Sendable {
     private let workloadIndexByKey: [String: Int]
     private let workloadIndexesByIP: [IPAddress: [Int]]
     private let serviceIndexByVIP: [IPAddress: Int]
+    private let serviceIndexByKey: [String: Int]
     private let endpointIndexes: [[Int]]
+    /// By workload index: the Services whose endpoints include it. The L7 path
+    /// asks this per request (rate limits), so it must not scan the cluster.
+    private let serviceIndexesByWorkload: [[Int]]
     let trafficIndex: TrafficIndex
 
     public static let empty = try! MeshState(resources: [], generation: 0)
@@ -122,9 +126,12 @@ public struct MeshState: Sendable {
             for ip in workload.addresses { byIP[ip, default: []].append(index) }
         }
         var byVIP: [IPAddress: Int] = [:]
+        var serviceByKey: [String: Int] = [:]
         var endpoints: [[Int]] = []
+        var selectedBy = [[Int]](repeating: [], count: workloads.count)
         for (index, service) in services.enumerated() {
             for vip in service.vips { byVIP[vip] = index }
+            serviceByKey[service.key] = serviceByKey[service.key] ?? index
             // The selector's picks, then what the Service's slices list beyond them.
             var picked: [Int] = []
             if let selector = service.selector, !selector.isEmpty {
@@ -134,11 +141,14 @@ public struct MeshState: Sendable {
             }
             let listed = Set((fromSlices.endpointKeys[service.key] ?? []).compactMap { byKey[$0] }).subtracting(picked)
             endpoints.append(picked + listed.sorted())
+            for workload in endpoints[index] { selectedBy[workload].append(index) }
         }
         workloadIndexByKey = byKey
         workloadIndexesByIP = byIP
         serviceIndexByVIP = byVIP
+        serviceIndexByKey = serviceByKey
         endpointIndexes = endpoints
+        serviceIndexesByWorkload = selectedBy
     }
 
     public func workload(key: String) -> Workload? { workloadIndexByKey[key].map { workloads[$0] } }
@@ -165,18 +175,18 @@ public struct MeshState: Sendable {
 
     public func service(vip: IPAddress) -> MeshService? { serviceIndexByVIP[vip].map { services[$0] } }
 
-    public func service(key: String) -> MeshService? { services.first { $0.key == key } }
+    public func service(key: String) -> MeshService? { serviceIndexByKey[key].map { services[$0] } }
 
     /// The workloads a Service's selector picks (same namespace).
     public func endpoints(of service: MeshService) -> [Workload] {
-        guard let index = services.firstIndex(where: { $0.key == service.key }) else { return [] }
+        guard let index = serviceIndexByKey[service.key] else { return [] }
         return endpointIndexes[index].map { workloads[$0] }
     }
 
+    /// The Services whose endpoints include the workload, in Service key order.
     public func services(selecting workload: Workload) -> [MeshService] {
-        services.indices.filter { index in
-            endpointIndexes[index].contains { workloads[$0].key == workload.key }
-        }.map { services[$0] }
+        guard let index = workloadIndexByKey[workload.key] else { return [] }
+        return serviceIndexesByWorkload[index].map { services[$0] }
     }
 
 }

@@ -49,16 +49,38 @@ public struct ServicePort: Hashable, Sendable, Codable {
         case name(String)
     }
 
-    public var name: String?
+    public var name: String? { didSet { classify() } }
     public var port: Int
     public var targetPort: Target
-    public var appProtocol: String?
+    public var appProtocol: String? { didSet { classify() } }
+    /// Whether Ferry handles the port at L7 (appProtocol, or the port name as
+    /// Istio reads it), and whether its upstream speaks HTTP/2 (h2c, gRPC).
+    /// Worked out once: the L7 path asks per request.
+    public private(set) var isHTTP = false
+    public private(set) var isHTTP2 = false
 
     public init(name: String? = nil, port: Int, targetPort: Target? = nil, appProtocol: String? = nil) {
         self.name = name
         self.port = port
         self.targetPort = targetPort ?? .number(port)
         self.appProtocol = appProtocol
+        classify()
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, port, targetPort, appProtocol }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try container.decodeIfPresent(String.self, forKey: .name),
+                  port: try container.decode(Int.self, forKey: .port),
+                  targetPort: try container.decode(Target.self, forKey: .targetPort),
+                  appProtocol: try container.decodeIfPresent(String.self, forKey: .appProtocol))
+    }
+
+    private mutating func classify() {
+        let declared = declaredProtocol
+        isHTTP = declared.map(Self.httpProtocols.contains) ?? false
+        isHTTP2 = declared.map(Self.http2Protocols.contains) ?? false
     }
 
     /// The protocol the port declares, read as Istio reads it: `appProtocol`
@@ -82,11 +104,6 @@ public struct ServicePort: Hashable, Sendable, Codable {
     /// gRPC-Web server need not accept h2c.
     static let http2Protocols: Set<String> = ["http2", "grpc", "h2c", "kubernetes.io/h2c"]
 
-    /// HTTP when appProtocol says so, or the port name does (Istio's convention).
-    public var isHTTP: Bool { declaredProtocol.map(Self.httpProtocols.contains) ?? false }
-
-    /// Whether the upstream speaks HTTP/2 (h2c or gRPC).
-    public var isHTTP2: Bool { declaredProtocol.map(Self.http2Protocols.contains) ?? false }
 
     /// The workload port this service port sends to.
     public func targetPort(on workload: Workload) -> Int? {

@@ -47,7 +47,8 @@ final class L7Proxy: Sendable {
     /// What happened to a request, for metrics and the access log.
     struct Outcome: Sendable {
         var flags: ResponseFlags = .none
-        var upstream: String = "-"
+        /// Formatted only for the access log: most requests are never logged.
+        var upstream: IPEndpoint?
         var destination: Workload?
         var policy: String?
     }
@@ -56,16 +57,18 @@ final class L7Proxy: Sendable {
         let started = ContinuousClock.now
         let startedAt = Date()
         var outcome = Outcome()
+        let state = context.store.state
         let trace = (request.head.headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:)) ?? .fresh()).child()
-        var response = await route(request, caller: caller, trace: trace, outcome: &outcome)
-        response.head.headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
-        report(request, response: response, caller: caller, outcome: outcome, trace: trace,
+        let traceparent = trace.traceparent
+        var response = await route(request, caller: caller, state: state, traceparent: traceparent, outcome: &outcome)
+        response.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
+        report(request, response: response, caller: caller, state: state, outcome: outcome, trace: trace,
                started: started, startedAt: startedAt)
         return response
     }
 
-    private func route(_ request: ProxiedRequest, caller: Caller, trace: TraceContext, outcome: inout Outcome) async -> ProxiedResponse {
-        let state = context.store.state
+    private func route(_ request: ProxiedRequest, caller: Caller, state: MeshState, traceparent: String,
+                       outcome: inout Outcome) async -> ProxiedResponse {
         var rng = SplitMix64()
         let info = Self.requestInfo(request, caller: caller)
         let version = request.head.version
@@ -121,7 +124,7 @@ final class L7Proxy: Sendable {
         upstreamRequest.head.headers.replaceOrAdd(name: "host", value: decision.authority)
         HopByHop.strip(&upstreamRequest.head.headers)
         Self.apply(decision.requestHeaders, to: &upstreamRequest.head.headers)
-        upstreamRequest.head.headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
+        upstreamRequest.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
         upstreamRequest.head.version = caller.http2 || backend.port.isHTTP2 ? .http2 : .http1_1
 
         for mirror in decision.mirrors {
@@ -170,7 +173,7 @@ final class L7Proxy: Sendable {
                 return (.local(.serviceUnavailable, reason: "no healthy endpoint", version: version), outcome)
             }
             outcome.destination = endpoint.workload
-            outcome.upstream = endpoint.address.description
+            outcome.upstream = endpoint.address
 
             if let denial = authorize(info, endpoint: endpoint, caller: caller, state: state, outcome: &outcome) {
                 return (denial, outcome)
@@ -313,9 +316,8 @@ final class L7Proxy: Sendable {
         for name in modifier.remove { headers.remove(name: name) }
     }
 
-    private func report(_ request: ProxiedRequest, response: ProxiedResponse, caller: Caller, outcome: Outcome,
-                        trace: TraceContext, started: ContinuousClock.Instant, startedAt: Date) {
-        let state = context.store.state
+    private func report(_ request: ProxiedRequest, response: ProxiedResponse, caller: Caller, state: MeshState,
+                        outcome: Outcome, trace: TraceContext, started: ContinuousClock.Instant, startedAt: Date) {
         let elapsed = (ContinuousClock.now - started).seconds * 1000
         var labels = caller.record.labels
         labels.requestProtocol = request.head.headers.first(name: "content-type")?.hasPrefix("application/grpc") == true ? "grpc" : "http"
@@ -337,7 +339,7 @@ final class L7Proxy: Sendable {
             "protocol": .string(caller.http2 ? "HTTP/2" : "HTTP/1.1"),
             "response_code": .int(Int64(status)),
             "duration_ms": .double((elapsed * 1000).rounded() / 1000),
-            "upstream": .string(outcome.upstream),
+            "upstream": .string(outcome.upstream?.description ?? "-"),
             "response_flags": .string(outcome.flags.rawValue),
             "trace_id": .string(trace.traceID),
             "src_identity": .string(caller.identity.uri),

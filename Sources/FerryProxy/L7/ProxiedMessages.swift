@@ -36,11 +36,17 @@ enum HopByHop {
         "proxy-authenticate", "proxy-authorization",
     ]
 
+    /// Drops hop-by-hop fields, and those the Connection header lists. One
+    /// pass over the fields when there is nothing to drop, the usual case.
     static func strip(_ headers: inout HTTPHeaders) {
-        let listed = headers["connection"].flatMap { $0.split(separator: ",").map { $0.trimmingWhitespace().lowercased() } }
+        guard headers.contains(where: { names.contains($0.name.lowercased()) }) else { return }
+        let listed = Set(headers["connection"].flatMap { $0.split(separator: ",").map { $0.trimmingWhitespace().lowercased() } })
         // gRPC needs "te: trailers" end to end; it is the one TE value HTTP/2 allows.
         let keepTE = headers["te"].contains { $0.lowercased() == "trailers" }
-        for name in names.union(listed) { headers.remove(name: name) }
+        headers = HTTPHeaders(headers.filter { field in
+            let name = field.name.lowercased()
+            return !names.contains(name) && !listed.contains(name)
+        })
         if keepTE { headers.add(name: "te", value: "trailers") }
     }
 }

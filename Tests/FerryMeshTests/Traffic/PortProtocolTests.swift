@@ -1,4 +1,5 @@
 import FerryMesh
+import Foundation
 import Testing
 
 @Suite struct PortProtocolTests {
@@ -39,5 +40,19 @@ import Testing
         let port = ServicePort(name: c.name, port: 80, appProtocol: c.appProtocol)
         #expect(port.isHTTP == c.http)
         #expect(port.isHTTP2 == c.http2)
+    }
+
+    /// The protocol is worked out once and kept; edits and decoding must not
+    /// leave it stale.
+    @Test func protocolFollowsEditsAndDecoding() throws {
+        var port = ServicePort(name: "tcp", port: 80)
+        #expect(!port.isHTTP)
+        port.name = "http-web"
+        #expect(port.isHTTP && !port.isHTTP2)
+        port.appProtocol = "grpc"
+        #expect(port.isHTTP && port.isHTTP2)
+        let decoded = try JSONDecoder().decode(ServicePort.self, from: JSONEncoder().encode(port))
+        #expect(decoded == port)
+        #expect(decoded.isHTTP2)
     }
 }
