@@ -14,11 +14,7 @@ struct KubernetesAgentTests {
         let server = try lab.addHost("srv")
         let sink = try server.spawn("sink", ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
         #expect(sink.waitForOutput("listening"))
-        let api = try node.spawn("apiserver", in: "api", [
-            "python3", Paths.packageRoot + "/Tests/FerryKubernetesTests/Tools/fake_apiserver.py", "--port", "16443",
-            "--state-file", lab.logDirectory + "/api-state.json",
-        ])
-        #expect(api.waitForOutput("listening"))
+        let api = try FakeAPIServer(on: node)
         _ = try node.cgroup("pod-web")
         let objects = [
             #"{"apiVersion":"v1","kind":"Node","metadata":{"name":"\#(node.name)"},"status":{"addresses":[{"type":"InternalIP","address":"\#(node.ipv4)"}]}}"#,
@@ -26,19 +22,8 @@ struct KubernetesAgentTests {
             #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"4b1c-1","annotations":{"ferry.dev/cgroup":"\#(node.relativeCgroup("pod-web"))"}},"spec":{"nodeName":"\#(node.name)","serviceAccountName":"web"},"status":{"phase":"Running","podIP":"\#(node.ipv4)"}}"#,
             #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"elsewhere","namespace":"shop","uid":"4b1c-2"},"spec":{"nodeName":"other-node"},"status":{"phase":"Running","podIP":"198.18.0.77"}}"#,
         ]
-        for object in objects {
-            let applied = try node.run(in: "ctl", ["curl", "-sf", "-X", "POST", "--data-binary", object, "http://127.0.0.1:16443/_control/apply"])
-            #expect(applied.ok, "\(applied.output)")
-        }
-        let kubeconfig = lab.logDirectory + "/kubeconfig"
-        try """
-        apiVersion: v1
-        kind: Config
-        clusters: [{name: fake, cluster: {server: "http://127.0.0.1:16443"}}]
-        users: [{name: ferry, user: {token: test}}]
-        contexts: [{name: fake, context: {cluster: fake, user: ferry}}]
-        current-context: fake
-        """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        try api.apply(objects)
+        let kubeconfig = api.kubeconfig
 
         let agent = try TestAgent(host: node)
         let arguments = agent.arguments.filter { $0 != "--config-dir" && $0 != agent.configDirectory }
@@ -52,8 +37,7 @@ struct KubernetesAgentTests {
         #expect(sent.ok, "\(sent.output)")
         #expect(try agent.ctlJSON(["status"], as: AdminAPI.Status.self).kernelCounters["redirected"] == 1)
         // The pod goes away: it is unenrolled.
-        _ = try node.run(in: "ctl", ["curl", "-sf", "-X", "POST", "--data-binary", #"{"kind":"Pod","namespace":"shop","name":"web"}"#,
-                                     "http://127.0.0.1:16443/_control/delete"])
+        try api.delete(#"{"kind":"Pod","namespace":"shop","name":"web"}"#)
         #expect(poll(timeout: 10) { (try? agent.ctlJSON(["status"], as: AdminAPI.Status.self))?.enrolledWorkloads == [] })
         process.stop()
     }

@@ -13,35 +13,18 @@ struct KubernetesCATests {
         let lab = try TestLab("k8sca")
         defer { lab.tearDown() }
         let node = try lab.addHost("node")
-        let api = try node.spawn("apiserver", in: "api", [
-            "python3", Paths.packageRoot + "/Tests/FerryKubernetesTests/Tools/fake_apiserver.py", "--port", "16443",
-            "--state-file", lab.logDirectory + "/api-state.json",
-        ])
-        #expect(api.waitForOutput("listening"))
+        let api = try FakeAPIServer(on: node)
         _ = try node.cgroup("pod-web")
         let objects = [
             #"{"apiVersion":"v1","kind":"Node","metadata":{"name":"\#(node.name)"},"status":{"addresses":[{"type":"InternalIP","address":"\#(node.ipv4)"}]}}"#,
             #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{"ferry.dev/mesh":"enabled"}}}"#,
             #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"4b1c-1","annotations":{"ferry.dev/cgroup":"\#(node.relativeCgroup("pod-web"))"}},"spec":{"nodeName":"\#(node.name)","serviceAccountName":"web"},"status":{"phase":"Running","podIP":"\#(node.ipv4)"}}"#,
             #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"db","namespace":"shop","uid":"4b1c-2"},"spec":{"nodeName":"other-node","serviceAccountName":"db"},"status":{"phase":"Running","podIP":"198.18.0.77"}}"#,
-            // The token's node is the agent's: the agent's own pod, for the review.
-            #"{"tokens":{"agent-token":{"username":"system:serviceaccount:ferry-system:ferry-agent","extra":{"authentication.kubernetes.io/node-name":["\#(node.name)"],"authentication.kubernetes.io/pod-name":["ferry-agent-1"]},"audiences":["ferry-ca"]}}}"#,
         ]
-        for (index, object) in objects.enumerated() {
-            let endpoint = index == objects.count - 1 ? "config" : "apply"
-            let applied = try node.run(in: "ctl", ["curl", "-sf", "-X", "POST", "--data-binary", object,
-                                                   "http://127.0.0.1:16443/_control/\(endpoint)"])
-            #expect(applied.ok, "\(applied.output)")
-        }
-        let kubeconfig = lab.logDirectory + "/kubeconfig"
-        try """
-        apiVersion: v1
-        kind: Config
-        clusters: [{name: fake, cluster: {server: "http://127.0.0.1:16443"}}]
-        users: [{name: ferry, user: {token: test}}]
-        contexts: [{name: fake, context: {cluster: fake, user: ferry}}]
-        current-context: fake
-        """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        try api.apply(objects)
+        // The token's node is the agent's: the agent's own pod, for the review.
+        try api.configure(#"{"tokens":{"agent-token":{"username":"system:serviceaccount:ferry-system:ferry-agent","extra":{"authentication.kubernetes.io/node-name":["\#(node.name)"],"authentication.kubernetes.io/pod-name":["ferry-agent-1"]},"audiences":["ferry-ca"]}}}"#)
+        let kubeconfig = api.kubeconfig
 
         let caDirectory = lab.logDirectory + "/ca"
         _ = try lab.check(Shell.run([Paths.ferryctl, "ca", "init", "--ca-dir", caDirectory]))

@@ -80,7 +80,7 @@ enum InboundConnector {
             authorization: authorize ? request : nil, sharingCountsWith: outbound
         )
         return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
-            .flatMapErrorThrowing { error in
+            .flatMapErrorThrowing { [labels] error in
                 var failed = labels
                 failed.responseFlags = .upstreamConnectionFailure
                 context.connections.failed(failed)

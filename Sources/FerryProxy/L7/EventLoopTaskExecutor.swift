@@ -5,8 +5,7 @@ import NIOCore
 /// global concurrent pool: a futex wake-up and a context switch each, which
 /// profiling showed as the largest single cost per request. With it, a task
 /// whose upstream channel is on the same loop never leaves that thread.
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    // @unchecked: only the immutable `loop` is stored.
+final class EventLoopTaskExecutor: TaskExecutor, Sendable {
     let loop: any EventLoop
 
     init(_ loop: any EventLoop) {
