@@ -105,7 +105,7 @@ struct CACommand: AsyncParsableCommand {
             client: client, audience: tokenAudience,
             serviceAccount: ServiceAccountName(namespace: String(parts[0]), name: String(parts[1])), logger: logger)
         return CAMeshSource(
-            state: { source.state ?? .empty }, bearer: reviewer, services: [source],
+            state: { source.state ?? .empty }, bearer: CachedBearerAuthenticator(reviewer), services: [source],
             ready: {
                 // Listen only once every kind is listed: before that every
                 // request would be refused for want of workloads.
