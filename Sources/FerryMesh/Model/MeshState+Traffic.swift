@@ -12,9 +12,11 @@ extension MeshState {
     /// root namespace; the oldest (then the first by name) within a namespace.
     /// Rules in other namespaces do not apply.
     public func destinationRule(for service: MeshService, clientNamespace: String? = nil) -> DestinationRule? {
-        let rules = (trafficIndex.destinationRulesByService[service.key] ?? []).map { destinationRules[$0] }
-        for namespace in [clientNamespace, service.namespace, config.rootNamespace].compactMap({ $0 }) {
-            if let rule = rules.first(where: { $0.namespace == namespace }) { return rule }
+        // Asked per request: no allocation, and nothing at all without rules.
+        guard !destinationRules.isEmpty, let indexes = trafficIndex.destinationRulesByService[service.key] else { return nil }
+        for namespace in [clientNamespace, service.namespace, config.rootNamespace] {
+            guard let namespace else { continue }
+            if let index = indexes.first(where: { destinationRules[$0].namespace == namespace }) { return destinationRules[index] }
         }
         return nil
     }
@@ -33,6 +35,7 @@ extension MeshState {
     /// The limit each request to the workload is held to: its own RateLimit,
     /// else that of a Service selecting it (the first by key).
     public func rateLimit(for workload: Workload) -> RateLimit? {
+        guard !rateLimits.isEmpty else { return nil }  // asked per request
         if let index = trafficIndex.rateLimitByWorkload[workload.key] { return rateLimits[index] }
         return services(selecting: workload).lazy.compactMap { rateLimit(for: $0) }.first
     }

@@ -64,11 +64,9 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     public var description: String {
-        if let v4 = ipv4NetworkOrder {
-            var addr = in_addr(s_addr: v4)
-            var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-            inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
-            return String(cString: buffer)
+        if ipv4NetworkOrder != nil {
+            // Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf.
+            return "\(bytes.12).\(bytes.13).\(bytes.14).\(bytes.15)"
         }
         var addr = in6_addr()
         withUnsafeMutableBytes(of: &addr) { raw in
@@ -76,7 +74,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
-        return String(cString: buffer)
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     public static func == (lhs: IPAddress, rhs: IPAddress) -> Bool { lhs.byteArray == rhs.byteArray }

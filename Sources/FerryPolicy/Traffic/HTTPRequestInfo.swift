@@ -8,7 +8,10 @@ public struct HTTPRequestInfo: Sendable, Hashable {
     /// duplicate slashes) is the proxy's job, before it asks.
     public var path: String
     /// `:authority` or `Host`, as sent; it may carry a port.
-    public var authority: String
+    public var authority: String { didSet { host = Self.host(of: authority) } }
+    /// The authority without its port, lower-cased: what hostnames match.
+    /// Kept, not computed: route matching and policy read it per request.
+    public private(set) var host: String
     /// Names lower-cased; repeated headers joined with ",".
     public var headers: [String: String]
     /// The client's address (consistent hashing on source IP).
@@ -18,6 +21,7 @@ public struct HTTPRequestInfo: Sendable, Hashable {
         self.method = method
         self.path = path
         self.authority = authority
+        host = Self.host(of: authority)
         self.headers = headers
         self.sourceIP = sourceIP
     }
@@ -44,8 +48,7 @@ public struct HTTPRequestInfo: Sendable, Hashable {
         return nil
     }
 
-    /// The authority without its port, lower-cased: what hostnames match.
-    public var host: String {
+    private static func host(of authority: String) -> String {
         var text = Substring(authority)
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             text = text[...close]  // [v6]:port → [v6]
