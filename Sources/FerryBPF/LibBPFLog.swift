@@ -17,7 +17,7 @@ public enum LibBPFLog {
             var buffer = [CChar](repeating: 0, count: 4096)
             let written = ferry_format_libbpf_log(&buffer, buffer.count, format, args)
             guard written > 0 else { return 0 }
-            let line = String(cString: buffer).trimmingTrailingNewlines()
+            let line = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingTrailingNewlines()
             LibBPFLog.record(level: level, line: line)
             return written
         }

@@ -107,7 +107,7 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let handler = self.handler
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: HTTPResponse.self)
-            promise.completeWithTask { await handler(request) }
+            promise.completeWithTask { [request] in await handler(request) }
             promise.futureResult.whenSuccess { response in
                 let (this, context) = loopBound.value
                 this.write(response, head: head, context: context)

@@ -15,8 +15,8 @@ public final class AgentMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry, version: String) {
         self.registry = registry
-        registry.makeGauge(name: "ferry_build_info", labels: [("version", version), ("component", "ferryd")],
-                           help: "Ferry build information").set(to: 1.0)
+        registry.gauge("ferry_build_info", help: "Ferry build information",
+                       labels: [("version", version), ("component", "ferryd")]).set(to: 1.0)
     }
 
     public func mapEntries(_ map: String, entries: Int, capacity: Int) {
@@ -79,7 +79,7 @@ public final class AgentMetrics: Sendable {
         gauges.withLock { gauges in
             let key = Self.key(name, labels)
             if let existing = gauges[key] { return existing }
-            let made = registry.makeGauge(name: name, labels: labels, help: help)
+            let made = registry.gauge(name, help: help, labels: labels)
             gauges[key] = made
             return made
         }
@@ -89,7 +89,7 @@ public final class AgentMetrics: Sendable {
         counters.withLock { counters in
             let key = Self.key(name, labels)
             if let existing = counters[key] { return existing.counter }
-            let made = registry.makeCounter(name: name, labels: labels, help: help)
+            let made = registry.counter(name, help: help, labels: labels)
             counters[key] = (made, 0)
             return made
         }
@@ -99,7 +99,7 @@ public final class AgentMetrics: Sendable {
     private func advance(_ name: String, _ labels: [(String, String)], to total: UInt64, help: String, scale: Double = 1) {
         counters.withLock { counters in
             let key = Self.key(name, labels)
-            let entry = counters[key] ?? (registry.makeCounter(name: name, labels: labels, help: help), 0)
+            let entry = counters[key] ?? (registry.counter(name, help: help, labels: labels), 0)
             let delta = total >= entry.last ? total - entry.last : total
             if delta > 0 {
                 if scale == 1 { entry.counter.increment(by: Int64(delta)) } else { entry.counter.increment(by: Double(delta) / scale) }

@@ -38,7 +38,7 @@ public final class HTTPMetrics: Sendable {
             if let existing = cache[labels] { return existing }
             let pairs = labels.traffic.pairs + [("response_code", "\(labels.responseCode)")]
             let made = Series(
-                requests: registry.makeCounter(name: "istio_requests_total", labels: pairs, help: "Requests"),
+                requests: registry.counter("istio_requests_total", help: "Requests", labels: pairs),
                 duration: registry.makeValueHistogram(
                     descriptor: MetricNameDescriptor(metricName: "istio_request_duration", unitName: "milliseconds",
                                                      helpText: "Request duration"),

@@ -16,10 +16,9 @@ public final class PolicyMetrics: Sendable {
         let key = [policy ?? "-", action ?? "-", allowed ? "allow" : "deny"]
         let counter = counters.withLock { counters in
             if let existing = counters[key] { return existing }
-            let made = registry.makeCounter(
-                name: "ferry_policy_decisions_total",
-                labels: [("policy", key[0]), ("action", key[1]), ("decision", key[2])],
-                help: "Authorization decisions, by the policy that decided"
+            let made = registry.counter(
+                "ferry_policy_decisions_total", help: "Authorization decisions, by the policy that decided",
+                labels: [("policy", key[0]), ("action", key[1]), ("decision", key[2])]
             )
             counters[key] = made
             return made

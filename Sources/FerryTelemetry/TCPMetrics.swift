@@ -24,14 +24,12 @@ public final class TCPMetrics: Sendable {
             if let existing = cache[labels] { return existing }
             let pairs = labels.pairs
             let made = Series(
-                opened: registry.makeCounter(name: "istio_tcp_connections_opened_total", labels: pairs,
-                                             help: "TCP connections opened"),
-                closed: registry.makeCounter(name: "istio_tcp_connections_closed_total", labels: pairs,
-                                             help: "TCP connections closed"),
-                sent: registry.makeCounter(name: "istio_tcp_sent_bytes_total", labels: pairs,
-                                           help: "Bytes sent by the source workload during TCP connections"),
-                received: registry.makeCounter(name: "istio_tcp_received_bytes_total", labels: pairs,
-                                               help: "Bytes received by the source workload during TCP connections")
+                opened: registry.counter("istio_tcp_connections_opened_total", help: "TCP connections opened", labels: pairs),
+                closed: registry.counter("istio_tcp_connections_closed_total", help: "TCP connections closed", labels: pairs),
+                sent: registry.counter("istio_tcp_sent_bytes_total",
+                                       help: "Bytes sent by the source workload during TCP connections", labels: pairs),
+                received: registry.counter("istio_tcp_received_bytes_total",
+                                           help: "Bytes received by the source workload during TCP connections", labels: pairs)
             )
             cache[labels] = made
             return made

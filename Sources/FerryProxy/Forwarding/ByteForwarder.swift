@@ -105,7 +105,7 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
-        written.futureResult.whenComplete { _ in
+        written.futureResult.assumeIsolated().whenComplete { _ in
             context.close(mode: .output, promise: nil)
         }
     }
@@ -117,7 +117,7 @@ final class ByteForwarder: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
-        written.futureResult.whenComplete { _ in
+        written.futureResult.assumeIsolated().whenComplete { _ in
             context.close(mode: .output, promise: nil)
             context.close(promise: nil)
         }

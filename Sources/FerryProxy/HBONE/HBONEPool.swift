@@ -121,7 +121,7 @@ public final class HBONEPool: Sendable {
             case .failure:
                 self?.remove(key, entry)
             case .success(let channel):
-                channel.closeFuture.whenComplete { _ in self?.remove(key, entry) }
+                channel.closeFuture.whenComplete { [weak self] _ in self?.remove(key, entry) }
             }
         }
         return entry

@@ -21,7 +21,7 @@ final class EventLoopTaskExecutor: TaskExecutor, Sendable {
 extension EventLoop {
     /// `body` on this loop: at once when already on it, else submitted.
     /// Saves a trip through the task queue for the common same-loop case.
-    func onLoop<T>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         inEventLoop ? body() : flatSubmit(body)
     }
 }

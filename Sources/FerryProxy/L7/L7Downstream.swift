@@ -77,10 +77,10 @@ enum Upgrade {
                 }.get()
             } catch {
                 loop.execute {
-                    downstream.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(
-                        version: request.head.version, status: .badGateway, headers: ["content-length": "0", "connection": "close"]))),
-                        promise: nil)
-                    downstream.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in downstream.close(promise: nil) }
+                    let head = HTTPResponseHead(version: request.head.version, status: .badGateway,
+                                                headers: ["content-length": "0", "connection": "close"])
+                    downstream.writeAndFlush(HTTPServerResponsePart.head(head), promise: nil)
+                    downstream.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in downstream.close(promise: nil) }
                 }
             }
         }
@@ -92,14 +92,15 @@ enum Upgrade {
         let pipeline = downstream.pipeline.syncOperations
         let (onClient, onUpstream) = Splice.forwarders(for: record)
         try pipeline.addHandler(onClient)
-        try pipeline.removeHandler(try pipeline.handler(type: HTTPDownstreamHandler.self))
-        try pipeline.removeHandler(try pipeline.handler(type: HTTPServerProtocolErrorHandler.self))
-        try pipeline.removeHandler(try pipeline.handler(type: HTTPServerPipelineHandler.self))
-        try pipeline.removeHandler(try pipeline.handler(type: HTTPResponseEncoder.self))
-        try pipeline.removeHandler(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
+        pipeline.removeHandler(try pipeline.handler(type: HTTPDownstreamHandler.self), promise: nil)
+        pipeline.removeHandler(try pipeline.handler(type: HTTPServerProtocolErrorHandler.self), promise: nil)
+        pipeline.removeHandler(try pipeline.handler(type: HTTPServerPipelineHandler.self), promise: nil)
+        pipeline.removeHandler(try pipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
+        pipeline.removeHandler(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        let onUpstreamBox = UnsafeTransfer(onUpstream)  // joins the upstream's pipeline, on its loop
         upstream.eventLoop.execute {
             do {
-                try upstream.pipeline.syncOperations.addHandler(onUpstream)
+                try upstream.pipeline.syncOperations.addHandler(onUpstreamBox.value)
                 InboundHold.release(upstream)
                 Splice.startReading(upstream)
             } catch {

@@ -67,8 +67,8 @@ final class UpstreamPool: Sendable {
         }
         let loop = connection.channel.eventLoop
         let (response, reusable) = try await loop.onLoop {
-            let exchange = connection.exchange!.value
-            return exchange.send(request, on: loop).map { ($0, exchange.isIdle) }
+            let exchange = connection.exchange!
+            return exchange.value.send(request, on: loop).map { ($0, exchange.value.isIdle) }
         }.get()
         if reusable { putIdle(route.key, connection) } else { connection.channel.close(promise: nil) }
         return response
