@@ -48,13 +48,18 @@ public struct HTTPRequestInfo: Sendable, Hashable {
         return nil
     }
 
+    /// Works on UTF-8 bytes: the separators are ASCII, and Character-wise
+    /// scanning costs more than the rest of a route match.
     private static func host(of authority: String) -> String {
-        var text = Substring(authority)
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            text = text[...close]  // [v6]:port → [v6]
-        } else if let colon = text.lastIndex(of: ":"), text.firstIndex(of: ":") == colon {
-            text = text[..<colon]
+        let bytes = authority.utf8
+        var end = bytes.endIndex
+        if bytes.first == UInt8(ascii: "[") {
+            if let close = bytes.firstIndex(of: UInt8(ascii: "]")) { end = bytes.index(after: close) }  // [v6]:port → [v6]
+        } else if let colon = bytes.lastIndex(of: UInt8(ascii: ":")), bytes.firstIndex(of: UInt8(ascii: ":")) == colon {
+            end = colon
         }
-        return text.lowercased()
+        let host = authority[..<end]
+        let needsLowering = host.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || $0 >= 0x80 }
+        return needsLowering ? host.lowercased() : String(host)
     }
 }

@@ -77,14 +77,14 @@ final class UpstreamPool: Sendable {
     /// An idle connection to `key`, one on `loop` if there is one: the
     /// exchange then stays on the client connection's thread.
     private func takeIdle(_ key: Key, preferring loop: EventLoop) -> Connection? {
+        // Mutated in place (a copied-out list would be copied again on write).
         idle.withLock { idle in
-            guard var list = idle[key] else { return nil }
-            defer { idle[key] = list }
-            list.removeAll { !$0.channel.isActive }
-            if let index = list.lastIndex(where: { $0.channel.eventLoop === loop }) {
-                return list.remove(at: index)
+            guard idle[key] != nil else { return nil }
+            idle[key]!.removeAll { !$0.channel.isActive }
+            if let index = idle[key]!.lastIndex(where: { $0.channel.eventLoop === loop }) {
+                return idle[key]!.remove(at: index)
             }
-            return list.popLast()
+            return idle[key]!.popLast()
         }
     }
 

@@ -165,6 +165,10 @@ import Testing
         #expect(request("/", authority: "Reviews.Demo:9080").host == "reviews.demo")
         #expect(request("/", authority: "[2001:db8::1]:80").host == "[2001:db8::1]")
         #expect(request("/", authority: "2001:db8::1").host == "2001:db8::1")
+        #expect(request("/", authority: "ÉCOLE.example").host == "école.example")
+        var edited = request("/", authority: "reviews:9080")
+        edited.authority = "Ratings.Demo:80"
+        #expect(edited.host == "ratings.demo", "the host follows the authority")
         let info = request("/p?a=1&b&a=2&c=x=y")
         #expect(info.pathWithoutQuery == "/p")
         #expect(info.queryParameter("a") == "1", "the first value counts")
