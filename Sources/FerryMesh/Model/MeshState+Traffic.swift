@@ -37,6 +37,6 @@ extension MeshState {
     public func rateLimit(for workload: Workload) -> RateLimit? {
         guard !rateLimits.isEmpty else { return nil }  // asked per request
         if let index = trafficIndex.rateLimitByWorkload[workload.key] { return rateLimits[index] }
-        return services(selecting: workload).lazy.compactMap { rateLimit(for: $0) }.first
+        return services(selecting: workload).lazy.compactMap { self.rateLimit(for: $0) }.first
     }
 }

@@ -1,6 +1,8 @@
 /// One immutable snapshot of the mesh configuration. The data path reads the
-/// latest snapshot; nothing mutates one after it is built.
-public struct MeshState: Sendable {
+/// latest snapshot; nothing mutates one after it is built. A class, so that
+/// handing a snapshot around (per connection, per request) is one reference
+/// count rather than one per indexed collection.
+public final class MeshState: Sendable {
     public let generation: Int
     public let config: MeshConfig
     public let nodes: [String: MeshNode]

@@ -4,12 +4,13 @@ import FerryMesh
 /// entries sorted by Gateway API precedence, plus what a decision needs to
 /// resolve backends (Services by key, their endpoints, DestinationRules).
 /// Built once per generation (`HTTPRouteTableCache`); deciding reads only.
+/// A class: every request takes the table, which should cost one reference count.
 ///
 /// Which routes a client sees follows GAMMA: routes in the client's own
 /// namespace (consumer routes) when there are any for the Service, else the
 /// routes in the Service's namespace (producer routes). Routes in any other
 /// namespace apply to no one.
-public struct HTTPRouteTable: Sendable {
+public final class HTTPRouteTable: Sendable {
     public let generation: Int
     public let state: MeshState
     let servicesByKey: [String: MeshService]
