@@ -3,11 +3,18 @@ import NIOHTTP1
 
 /// The client-facing end of the L7 proxy, on a captured connection (HTTP/1.1)
 /// or on one HTTP/2 stream (behind NIO's HTTP/2→HTTP/1 codec): collects each
-/// request, hands it to the proxy, writes the answer. Requests on one HTTP/1.1
-/// connection are answered in order (NIO's pipelining assistance holds the next
-/// one back); HTTP/2 streams run concurrently, each on its own channel.
-final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// request, hands it to the proxy, writes the answer. HTTP/2 streams run
+/// concurrently, each on its own channel.
+///
+/// Pipelined HTTP/1.1 requests are answered in order: one is with the proxy at
+/// a time and the rest wait here, complete. This handler keeps that order
+/// itself rather than using NIO's `HTTPServerPipelineHandler`, which stops
+/// reading the socket for every request in flight: two `epoll_ctl` calls per
+/// request, measured as ≈ 20 µs of the latency at 1,000 req/s. Reading stops
+/// here only while pipelined requests are waiting.
+final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     typealias Handle = @Sendable (ProxiedRequest) async -> ProxiedResponse
@@ -15,12 +22,26 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
     /// upstream as bytes and the two sides are spliced.
     typealias Upgrade = @Sendable (ProxiedRequest, Channel) -> Void
 
+    /// A complete request waiting for its turn.
+    private enum Pending {
+        case request(ProxiedRequest)
+        case upgrade(ProxiedRequest)
+        case tooLarge(HTTPVersion)
+    }
+
     private let handle: Handle
     private let upgrade: Upgrade?
     private let maxBodySize: Int
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var tooLarge = false
+    /// A request is with the proxy (or upgrading); later ones wait in `queue`.
+    private var busy = false
+    private var queue = CircularBuffer<Pending>()
+    /// A `read` held back while requests wait; passed on when the queue drains.
+    private var readHeld = false
+    /// The client half-closed: close once every request it sent is answered.
+    private var inputClosed = false
     /// Request tasks run on this connection's event loop (see EventLoopTaskExecutor).
     private var executor: EventLoopTaskExecutor?
 
@@ -36,9 +57,11 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
             self.head = head
             body = context.channel.allocator.buffer(capacity: 0)
             tooLarge = false
-            if let upgrade, Self.isUpgrade(head) {
+            if upgrade != nil, Self.isUpgrade(head) {
                 self.head = nil
-                upgrade(ProxiedRequest(head: head, body: body, trailers: nil), context.channel)
+                // Nothing after the upgrade is HTTP: stop reading until it is wired.
+                try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
+                enqueue(.upgrade(ProxiedRequest(head: head, body: body, trailers: nil)), context: context)
             }
         case .body(var chunk):
             guard head != nil else { return }
@@ -50,13 +73,46 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
         case .end(let trailers):
             guard let head else { return }
             self.head = nil
-            if tooLarge {
-                write(.local(.payloadTooLarge, reason: "request body over \(maxBodySize) bytes", version: head.version),
-                      keepAlive: false, context: context)
-                return
-            }
-            let request = ProxiedRequest(head: head, body: body, trailers: trailers)
-            let keepAlive = head.isKeepAlive
+            enqueue(tooLarge ? .tooLarge(head.version) : .request(ProxiedRequest(head: head, body: body, trailers: trailers)),
+                    context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if queue.isEmpty {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            if !busy && queue.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func enqueue(_ pending: Pending, context: ChannelHandlerContext) {
+        if busy {
+            queue.append(pending)
+        } else {
+            start(pending, context: context)
+        }
+    }
+
+    private func start(_ pending: Pending, context: ChannelHandlerContext) {
+        busy = true
+        switch pending {
+        case .upgrade(let request):
+            upgrade?(request, context.channel)
+        case .tooLarge(let version):
+            write(.local(.payloadTooLarge, reason: "request body over \(maxBodySize) bytes", version: version),
+                  keepAlive: false, context: context)
+        case .request(let request):
+            let keepAlive = request.head.isKeepAlive
             let handle = self.handle
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: ProxiedResponse.self)
@@ -67,6 +123,24 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
                 let (this, context) = bound.value
                 this.write(response, keepAlive: keepAlive, context: context)
             }
+        }
+    }
+
+    /// The answer went out: the next waiting request gets its turn.
+    private func finished(keepAlive: Bool, context: ChannelHandlerContext) {
+        busy = false
+        guard keepAlive else {
+            queue.removeAll()
+            return
+        }
+        if let next = queue.popFirst() {
+            start(next, context: context)
+        } else if inputClosed {
+            context.close(promise: nil)
+        }
+        if queue.isEmpty && readHeld {
+            readHeld = false
+            context.read()
         }
     }
 
@@ -85,6 +159,7 @@ final class HTTPDownstreamHandler: ChannelInboundHandler, RemovableChannelHandle
         context.writeAndFlush(wrapOutboundOut(.end(response.trailers))).whenComplete { [channel = context.channel] _ in
             if !keepAlive { channel.close(promise: nil) }
         }
+        finished(keepAlive: keepAlive, context: context)
     }
 
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {

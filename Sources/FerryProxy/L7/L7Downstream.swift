@@ -40,7 +40,6 @@ enum L7Downstream {
         try channel.pipeline.syncOperations.addHandlers([
             HTTPResponseEncoder(),
             ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
-            HTTPServerPipelineHandler(),
             HTTPServerProtocolErrorHandler(),
             handler,
         ])
@@ -94,7 +93,6 @@ enum Upgrade {
         try pipeline.addHandler(onClient)
         pipeline.removeHandler(try pipeline.handler(type: HTTPDownstreamHandler.self), promise: nil)
         pipeline.removeHandler(try pipeline.handler(type: HTTPServerProtocolErrorHandler.self), promise: nil)
-        pipeline.removeHandler(try pipeline.handler(type: HTTPServerPipelineHandler.self), promise: nil)
         pipeline.removeHandler(try pipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
         pipeline.removeHandler(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
         let onUpstreamBox = UnsafeTransfer(onUpstream)  // joins the upstream's pipeline, on its loop

@@ -1,0 +1,89 @@
+@testable import FerryProxy
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// The client side of the L7 proxy over a real loopback socket: answers keep
+/// the order of pipelined requests, a half-closed client gets its answers
+/// before the close, and an oversized body is refused in its turn.
+@Suite struct HTTPDownstreamHandlerTests {
+    private static let get = "GET /slow HTTP/1.1\r\nHost: web\r\n\r\n"
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let received = try await exchange(Self.get + "GET /fast HTTP/1.1\r\nHost: web\r\n\r\n") { $0.contains("/fast") }
+        let slow = try #require(received.range(of: "\r\n\r\n/slow"))
+        let fast = try #require(received.range(of: "\r\n\r\n/fast"))
+        #expect(slow.lowerBound < fast.lowerBound)
+    }
+
+    @Test func halfClosedClientGetsItsAnswerThenTheClose() async throws {
+        // `exchange` returns only at end of input: the server closed after answering.
+        let received = try await exchange(Self.get, halfClose: true) { _ in false }
+        #expect(received.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(received.hasSuffix("\r\n\r\n/slow"))
+    }
+
+    @Test func oversizedBodyIsRefusedAfterTheAnswerBeforeIt() async throws {
+        let big = "POST /big HTTP/1.1\r\nHost: web\r\nContent-Length: 10\r\n\r\n0123456789"
+        let received = try await exchange(Self.get + big, maxBodySize: 4) { _ in false }
+        let slow = try #require(received.range(of: "/slow"))
+        let refused = try #require(received.range(of: "HTTP/1.1 413"))
+        #expect(slow.lowerBound < refused.lowerBound)
+        #expect(received.lowercased().contains("connection: close"))
+    }
+
+    /// Sends `request` to a server whose proxy answers with the request path
+    /// (`/slow` after 100 ms) and reads until `done` or the server closes.
+    private func exchange(_ request: String, halfClose: Bool = false, maxBodySize: Int = 1 << 20,
+                          until done: @escaping @Sendable (String) -> Bool) async throws -> String {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let server = try await ServerBootstrap(group: group)
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        HTTPResponseEncoder(),
+                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)),
+                        HTTPServerProtocolErrorHandler(),
+                        HTTPDownstreamHandler(maxBodySize: maxBodySize) { request in
+                            if request.head.uri == "/slow" { try? await Task.sleep(for: .milliseconds(100)) }
+                            return ProxiedResponse(head: HTTPResponseHead(version: .http1_1, status: .ok),
+                                                   body: ByteBuffer(string: request.head.uri), trailers: nil)
+                        },
+                    ])
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { server.close(promise: nil) }
+        let client = try await ClientBootstrap(group: group)
+            .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+            .connect(host: "127.0.0.1", port: server.localAddress!.port!) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                }
+            }
+        return try await withThrowingTaskGroup(of: String?.self) { tasks in
+            tasks.addTask {
+                try await client.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: request))
+                    if halfClose { outbound.finish() }
+                    var received = ""
+                    for try await chunk in inbound {
+                        received += String(buffer: chunk)
+                        if done(received) { break }
+                    }
+                    return received
+                }
+            }
+            tasks.addTask {
+                try await Task.sleep(for: .seconds(5))
+                return nil
+            }
+            let first = try await tasks.next()!
+            tasks.cancelAll()
+            return try #require(first, "no answer within 5 s")
+        }
+    }
+}
