@@ -75,16 +75,13 @@ final class UpstreamPool: Sendable {
     }
 
     /// An idle connection to `key`, one on `loop` if there is one: the
-    /// exchange then stays on the client connection's thread.
+    /// exchange then stays on the client connection's thread. Asked per
+    /// request, so it hashes the key once and looks only at the candidates it
+    /// takes (closed connections leave the list through `forget`).
     private func takeIdle(_ key: Key, preferring loop: EventLoop) -> Connection? {
-        // Mutated in place (a copied-out list would be copied again on write).
         idle.withLock { idle in
-            guard idle[key] != nil else { return nil }
-            idle[key]!.removeAll { !$0.channel.isActive }
-            if let index = idle[key]!.lastIndex(where: { $0.channel.eventLoop === loop }) {
-                return idle[key]!.remove(at: index)
-            }
-            return idle[key]!.popLast()
+            guard let slot = idle.index(forKey: key) else { return nil }
+            return idle.values[slot].take(preferring: loop)
         }
     }
 
@@ -197,5 +194,22 @@ final class UpstreamPool: Sendable {
         } catch {
             throw UpstreamFailure.connectFailed("HBONE to \(node): \(error)")
         }
+    }
+}
+
+extension Array where Element == UpstreamPool.Connection {
+    /// The newest open connection on `loop`, else the newest open one; closed
+    /// ones met on the way are dropped.
+    mutating func take(preferring loop: EventLoop) -> Element? {
+        var index = endIndex
+        while index > startIndex {
+            index -= 1
+            if !self[index].channel.isActive {
+                remove(at: index)
+            } else if self[index].channel.eventLoop === loop {
+                return remove(at: index)
+            }
+        }
+        return popLast()
     }
 }
