@@ -9,6 +9,7 @@ import Testing
 /// before the close, and an oversized body is refused in its turn.
 @Suite struct HTTPDownstreamHandlerTests {
     private static let get = "GET /slow HTTP/1.1\r\nHost: web\r\n\r\n"
+    private static let largeBodySize = 8 << 20
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
         let received = try await exchange(Self.get + "GET /fast HTTP/1.1\r\nHost: web\r\n\r\n") { $0.contains("/fast") }
@@ -24,6 +25,13 @@ import Testing
         #expect(received.hasSuffix("\r\n\r\n/slow"))
     }
 
+    @Test func halfClosedClientGetsALargeAnswerWhole() async throws {
+        // 8 MiB does not fit in the socket buffers: the close must wait for the writes.
+        let received = try await exchange("GET /large HTTP/1.1\r\nHost: web\r\n\r\n", halfClose: true) { _ in false }
+        let body = try #require(received.range(of: "\r\n\r\n")).upperBound
+        #expect(received[body...].utf8.count == Self.largeBodySize)
+    }
+
     @Test func oversizedBodyIsRefusedAfterTheAnswerBeforeIt() async throws {
         let big = "POST /big HTTP/1.1\r\nHost: web\r\nContent-Length: 10\r\n\r\n0123456789"
         let received = try await exchange(Self.get + big, maxBodySize: 4) { _ in false }
@@ -34,7 +42,8 @@ import Testing
     }
 
     /// Sends `request` to a server whose proxy answers with the request path
-    /// (`/slow` after 100 ms) and reads until `done` or the server closes.
+    /// (`/slow` after 100 ms, 8 MiB of "x" for `/large`) and reads until `done`
+    /// or the server closes.
     private func exchange(_ request: String, halfClose: Bool = false, maxBodySize: Int = 1 << 20,
                           until done: @escaping @Sendable (String) -> Bool) async throws -> String {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -48,8 +57,10 @@ import Testing
                         HTTPServerProtocolErrorHandler(),
                         HTTPDownstreamHandler(maxBodySize: maxBodySize) { request in
                             if request.head.uri == "/slow" { try? await Task.sleep(for: .milliseconds(100)) }
-                            return ProxiedResponse(head: HTTPResponseHead(version: .http1_1, status: .ok),
-                                                   body: ByteBuffer(string: request.head.uri), trailers: nil)
+                            let body = request.head.uri == "/large"
+                                ? ByteBuffer(repeating: UInt8(ascii: "x"), count: Self.largeBodySize)
+                                : ByteBuffer(string: request.head.uri)
+                            return ProxiedResponse(head: HTTPResponseHead(version: .http1_1, status: .ok), body: body, trailers: nil)
                         },
                     ])
                 }

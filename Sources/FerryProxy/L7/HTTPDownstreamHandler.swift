@@ -42,6 +42,11 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var readHeld = false
     /// The client half-closed: close once every request it sent is answered.
     private var inputClosed = false
+    /// The connection is being handed to an Upgrade: nothing more is read here.
+    private var upgrading = false
+    /// The newest answer's last write; a close waits for it (NIO drops
+    /// writes still queued when a socket closes).
+    private var lastWrite: EventLoopFuture<Void>?
     /// Request tasks run on this connection's event loop (see EventLoopTaskExecutor).
     private var executor: EventLoopTaskExecutor?
 
@@ -79,7 +84,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func read(context: ChannelHandlerContext) {
-        if queue.isEmpty {
+        if queue.isEmpty && !upgrading {
             context.read()
         } else {
             readHeld = true
@@ -89,7 +94,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
-            if !busy && queue.isEmpty { context.close(promise: nil) }
+            if !busy && queue.isEmpty { closeAfterWrites(context) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -107,6 +112,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         busy = true
         switch pending {
         case .upgrade(let request):
+            upgrading = true
             upgrade?(request, context.channel)
         case .tooLarge(let version):
             write(.local(.payloadTooLarge, reason: "request body over \(maxBodySize) bytes", version: version),
@@ -136,9 +142,9 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         if let next = queue.popFirst() {
             start(next, context: context)
         } else if inputClosed {
-            context.close(promise: nil)
+            closeAfterWrites(context)
         }
-        if queue.isEmpty && readHeld {
+        if queue.isEmpty && readHeld && !upgrading {
             readHeld = false
             context.read()
         }
@@ -156,10 +162,16 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         if response.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(response.trailers))).whenComplete { [channel = context.channel] _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(response.trailers)))
+        lastWrite = written
+        if !keepAlive { closeAfterWrites(context) }
         finished(keepAlive: keepAlive, context: context)
+    }
+
+    private func closeAfterWrites(_ context: ChannelHandlerContext) {
+        let channel = context.channel
+        guard let lastWrite else { return channel.close(promise: nil) }
+        lastWrite.whenComplete { _ in channel.close(promise: nil) }
     }
 
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
