@@ -4,6 +4,7 @@
 #   FERRY_BIN_DIR     release binaries (set by make bench)
 #   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http")
 #   BENCH_SECONDS     length of each throughput run (default 5)
+#   BENCH_ROUNDS      rounds per scenario; each figure is the median (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/netlab.sh
@@ -11,6 +12,7 @@ BIN="${FERRY_BIN_DIR:?set FERRY_BIN_DIR}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 RR_COUNT="${BENCH_RR_COUNT:-20000}"
 SCENARIOS="${BENCH_SCENARIOS:-same-node cross-node policy http}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 trap lab_teardown EXIT INT TERM
 
 mkdir -p "$LAB_DIR"
@@ -30,6 +32,18 @@ rr() {
     lab_run "$1" "$2" "$LAB_DIR/rr" client "$3" "$4" "$RR_COUNT" 64 |
         sed -E 's/p50_us=([0-9.]+) p90_us=[0-9.]+ p99_us=([0-9.]+)/\1 \2/'
 }
+
+# The candidates of one round run back to back and rounds repeat, so a noisy
+# moment on the VM hits one sample of each, and the median drops it.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# measure VAR COMMAND...: run COMMAND, append each word of its output to arrays VAR_1, VAR_2, ….
+measure() {
+    local var=$1 i=1 word; shift
+    for word in $("$@"); do eval "${var}_$i+=(\"\$word\")"; i=$((i + 1)); done
+}
+# med VAR: the median of array VAR.
+med() { eval "median \"\${$1[@]}\""; }
 
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (b / a) if a else '-')" "$1" "$2"; }
 delta() { python3 -c "import sys; print('%+.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
@@ -117,11 +131,15 @@ same_node() {
     echo
     echo "== same-node L4: client and server workloads on one node; direct vs through ferryd =="
     local target; target=$(lab_ip bench-a)
+    local d1_1=() f1_1=() d4_1=() f4_1=() drr_1=() drr_2=() frr_1=() frr_2=()
+    for _ in $(seq "$ROUNDS"); do
+        measure d1 iperf bench-a direct "$target" 5301 1; measure f1 iperf bench-a client "$target" 5301 1
+        measure d4 iperf bench-a direct "$target" 5301 4; measure f4 iperf bench-a client "$target" 5301 4
+        measure drr rr bench-a direct "$target" 7100; measure frr rr bench-a client "$target" 7100
+    done
     local d1 f1 d4 f4 dp50 dp99 fp50 fp99
-    d1=$(iperf bench-a direct "$target" 5301 1); f1=$(iperf bench-a client "$target" 5301 1)
-    d4=$(iperf bench-a direct "$target" 5301 4); f4=$(iperf bench-a client "$target" 5301 4)
-    read -r dp50 dp99 < <(rr bench-a direct "$target" 7100)
-    read -r fp50 fp99 < <(rr bench-a client "$target" 7100)
+    d1=$(med d1_1); f1=$(med f1_1); d4=$(med d4_1); f4=$(med f4_1)
+    dp50=$(med drr_1); dp99=$(med drr_2); fp50=$(med frr_1); fp99=$(med frr_2)
     row "metric" "direct" "ferry" "" "ferry/direct"
     row "throughput 1 stream (Gb/s)" "$d1" "$f1" "" "$(ratio "$d1" "$f1")"
     row "throughput 4 streams (Gb/s)" "$d4" "$f4" "" "$(ratio "$d4" "$f4")"
@@ -186,12 +204,18 @@ cross_node() {
     echo "== cross-node L4: node A client to node B server; direct, Ferry (HBONE mTLS), HAProxy mTLS pair =="
     start_haproxy
     local b; b=$(lab_ip bench-b)
+    local d1_1=() f1_1=() h1_1=() d4_1=() f4_1=() h4_1=() drr_1=() drr_2=() frr_1=() frr_2=() hrr_1=() hrr_2=()
+    for _ in $(seq "$ROUNDS"); do
+        measure d1 iperf bench-a direct "$b" 5201 1; measure f1 iperf bench-a client "$b" 5201 1
+        measure h1 iperf bench-a direct 127.0.0.1 16201 1
+        measure d4 iperf bench-a direct "$b" 5201 4; measure f4 iperf bench-a client "$b" 5201 4
+        measure h4 iperf bench-a direct 127.0.0.1 16201 4
+        measure drr rr bench-a direct "$b" 7000; measure frr rr bench-a client "$b" 7000
+        measure hrr rr bench-a direct 127.0.0.1 17000
+    done
     local d1 f1 h1 d4 f4 h4 dp50 dp99 fp50 fp99 hp50 hp99
-    d1=$(iperf bench-a direct "$b" 5201 1); f1=$(iperf bench-a client "$b" 5201 1); h1=$(iperf bench-a direct 127.0.0.1 16201 1)
-    d4=$(iperf bench-a direct "$b" 5201 4); f4=$(iperf bench-a client "$b" 5201 4); h4=$(iperf bench-a direct 127.0.0.1 16201 4)
-    read -r dp50 dp99 < <(rr bench-a direct "$b" 7000)
-    read -r fp50 fp99 < <(rr bench-a client "$b" 7000)
-    read -r hp50 hp99 < <(rr bench-a direct 127.0.0.1 17000)
+    d1=$(med d1_1); f1=$(med f1_1); h1=$(med h1_1); d4=$(med d4_1); f4=$(med f4_1); h4=$(med h4_1)
+    dp50=$(med drr_1); dp99=$(med drr_2); fp50=$(med frr_1); fp99=$(med frr_2); hp50=$(med hrr_1); hp99=$(med hrr_2)
     row "metric" "direct" "ferry" "haproxy" "ferry/haproxy"
     row "throughput 1 stream (Gb/s)" "$d1" "$f1" "$h1" "$(ratio "$h1" "$f1")"
     row "throughput 4 streams (Gb/s)" "$d4" "$f4" "$h4" "$(ratio "$h4" "$f4")"
@@ -230,11 +254,20 @@ httprr() {
     lab_run "$1" "$2" "$LAB_DIR/httprr" "$3" "$4" "$5" 5000 | sed -E 's/p50_us=([0-9.]+) p99_us=([0-9.]+) rps=.*/\1 \2/'
 }
 
-# wrk at saturation: HOST CGROUP URL → "req/s p50_ms p99_ms"
+# wrk at saturation: HOST CGROUP URL → "req/s p50_us p99_us"
 saturate() {
     lab_run "$1" "$2" wrk -t2 -c16 -d"$SECONDS_PER_RUN"s --latency "$3" | awk '
-        /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 } /^Requests\/sec/ { rps = $2 }
+        function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; return v * 1000000 }
+        /^ +50%/ { p50 = us($2) } /^ +99%/ { p99 = us($2) } /^Requests\/sec/ { rps = $2 }
         END { print rps, p50, p99 }'
+}
+
+# with_cpu "PIDS" COMMAND...: COMMAND's output, then the percent of a core the
+# PIDS used while it ran (a 5-second httprr run).
+with_cpu() {
+    local pids=$1 c0 c1 out; shift
+    c0=$(cpu_seconds $pids); out=$("$@"); c1=$(cpu_seconds $pids)
+    echo "$out $(python3 -c "print('%.1f' % ((float('$c1') - float('$c0')) / 5.0 * 100))")"
 }
 
 start_haproxy_http() {
@@ -276,33 +309,34 @@ http() {
     [ -f "$LAB_DIR/haproxy/leaf.pem" ] || start_haproxy
     start_haproxy_http
     local b; b=$(lab_ip bench-b)
-    local pids cpu0 cpu1 dp50 dp99 fp50 fp99 hp50 hp99 ferry_cpu haproxy_cpu
+    local pids hpids
     pids="$(ferryd_pid bench-a) $(ferryd_pid bench-b)"
-    read -r dp50 dp99 < <(httprr bench-a direct "$b" 8080 1000)
-    cpu0=$(cpu_seconds $pids)
-    read -r fp50 fp99 < <(httprr bench-a client 198.19.0.30 80 1000)
-    cpu1=$(cpu_seconds $pids)
-    ferry_cpu=$(python3 -c "print('%.1f%%' % ((float('$cpu1') - float('$cpu0')) / 5.0 * 100))")
-    local hpids; hpids=$(pgrep -f "haproxy -db -f $LAB_DIR/haproxy/http-" | tr '\n' ' ')
-    cpu0=$(cpu_seconds $hpids)
-    read -r hp50 hp99 < <(httprr bench-a direct 127.0.0.1 18080 1000)
-    cpu1=$(cpu_seconds $hpids)
-    haproxy_cpu=$(python3 -c "print('%.1f%%' % ((float('$cpu1') - float('$cpu0')) / 5.0 * 100))")
-    local drps dsp50 dsp99 frps fsp50 fsp99 hrps hsp50 hsp99
-    read -r drps dsp50 dsp99 < <(saturate bench-a direct "http://$b:8080/")
-    read -r frps fsp50 fsp99 < <(saturate bench-a client "http://198.19.0.30/")
-    read -r hrps hsp50 hsp99 < <(saturate bench-a direct "http://127.0.0.1:18080/")
+    hpids=$(pgrep -f "haproxy -db -f $LAB_DIR/haproxy/http-" | tr '\n' ' ')
+    local drr_1=() drr_2=() frr_1=() frr_2=() frr_3=() hrr_1=() hrr_2=() hrr_3=()
+    local dsat_1=() dsat_2=() dsat_3=() fsat_1=() fsat_2=() fsat_3=() hsat_1=() hsat_2=() hsat_3=()
+    for _ in $(seq "$ROUNDS"); do
+        measure drr httprr bench-a direct "$b" 8080 1000
+        measure frr with_cpu "$pids" httprr bench-a client 198.19.0.30 80 1000
+        measure hrr with_cpu "$hpids" httprr bench-a direct 127.0.0.1 18080 1000
+        measure dsat saturate bench-a direct "http://$b:8080/"
+        measure fsat saturate bench-a client "http://198.19.0.30/"
+        measure hsat saturate bench-a direct "http://127.0.0.1:18080/"
+    done
+    local dp50 dp99 fp50 fp99 hp50 hp99 drps frps hrps
+    dp50=$(med drr_1); dp99=$(med drr_2); fp50=$(med frr_1); fp99=$(med frr_2); hp50=$(med hrr_1); hp99=$(med hrr_2)
+    drps=$(med dsat_1); frps=$(med fsat_1); hrps=$(med hsat_1)
     row "metric" "direct" "ferry" "haproxy" "ferry/haproxy"
     row "p50 at 1,000 req/s (µs)" "$dp50" "$fp50" "$hp50" "$(delta "$dp50" "$fp50") vs direct"
     row "p99 at 1,000 req/s (µs)" "$dp99" "$fp99" "$hp99" "$(delta "$dp99" "$fp99") vs direct"
-    row "CPU per 1,000 req/s (cores)" "-" "$ferry_cpu" "$haproxy_cpu" "both agents / both proxies"
+    row "CPU per 1,000 req/s (%)" "-" "$(med frr_3)" "$(med hrr_3)" "both agents / both proxies"
     row "max req/s (wrk, 16 conns)" "$drps" "$frps" "$hrps" "$(ratio "$hrps" "$frps")"
-    row "p50 at saturation" "$dsp50" "$fsp50" "$hsp50" ""
-    row "p99 at saturation" "$dsp99" "$fsp99" "$hsp99" ""
+    row "p50 at saturation (µs)" "$(med dsat_2)" "$(med fsat_2)" "$(med hsat_2)" ""
+    row "p99 at saturation (µs)" "$(med dsat_3)" "$(med fsat_3)" "$(med hsat_3)" ""
     echo "targets: p50 overhead ≤ 100 µs at 1,000 req/s; ≥ 1.2× HAProxy's req/s"
 }
 
 setup_mesh
+echo "Each figure is the median of $ROUNDS rounds; a round runs every candidate once, back to back."
 for scenario in $SCENARIOS; do
     case "$scenario" in
         same-node) same_node ;;
