@@ -40,10 +40,15 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 # measure VAR COMMAND...: run COMMAND, append each word of its output to arrays VAR_1, VAR_2, ….
 measure() {
     local var=$1 i=1 word; shift
-    for word in $("$@"); do eval "${var}_$i+=(\"\$word\")"; i=$((i + 1)); done
+    for word in $("$@"); do
+        local -n samples="${var}_$i"
+        samples+=("$word")
+        unset -n samples
+        i=$((i + 1))
+    done
 }
 # med VAR: the median of array VAR.
-med() { eval "median \"\${$1[@]}\""; }
+med() { local -n samples=$1; median "${samples[@]}"; }
 
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (b / a) if a else '-')" "$1" "$2"; }
 delta() { python3 -c "import sys; print('%+.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
