@@ -26,6 +26,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // OTLP/HTTP span export only: the gRPC exporter's dependencies would add
+        // minutes to every clean build.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
     ],
     targets: [
         // libbpf through pkg-config, plus BPF/include/ferry_abi.h: the one ABI header
@@ -103,6 +107,9 @@ let package = Package(
                 "FerryMesh",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -160,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "FerryProxyTests",
             dependencies: [
-                "FerryProxy", "FerryMesh", "FerryTelemetry",
+                "FerryProxy", "FerryMesh", "FerryTelemetry", "FerryHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -186,7 +193,8 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["FerryBPF", "FerryMesh", "FerryProxy", "FerryTelemetry"]
+            dependencies: ["FerryBPF", "FerryMesh", "FerryProxy", "FerryTelemetry"],
+            exclude: ["Tools"]
         ),
     ],
     swiftLanguageModes: [.v6]

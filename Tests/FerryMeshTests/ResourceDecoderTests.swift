@@ -152,6 +152,41 @@ import Testing
         #expect(config.workloadCertificateTTL == .seconds(20))
     }
 
+    @Test func meshConfigTracing() throws {
+        let resources = try decode("""
+        apiVersion: ferry.dev/v1alpha1
+        kind: MeshConfig
+        metadata: {name: mesh}
+        spec:
+          tracing: {otlpEndpoint: "http://otel-collector.observability:4318/v1/traces", protocol: http/json, samplingPercent: 10}
+        """)
+        guard case .meshConfig(_, let config) = resources.first else { Issue.record("not a MeshConfig"); return }
+        #expect(config.tracing == TracingSettings(otlpEndpoint: "http://otel-collector.observability:4318/v1/traces",
+                                                  encoding: .json, samplingPercent: 10))
+        guard case .meshConfig(_, let plain) = try decode("apiVersion: ferry.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\n").first
+        else { Issue.record("not a MeshConfig"); return }
+        #expect(plain.tracing == nil, "no span export unless asked for")
+    }
+
+    @Test(arguments: [
+        ("tracing: {protocol: http/json}", "otlpEndpoint is required"),
+        ("tracing: {otlpEndpoint: collector:4318}", "not an http:// or https:// URL"),
+        ("tracing: {otlpEndpoint: 'http://c:4317', protocol: grpc}", "gRPC is not supported"),
+        ("tracing: {otlpEndpoint: 'http://c:4318', samplingPercent: 150}", "from 0 to 100"),
+        ("tracing: {otlpEndpoint: 'http://c:4318', sampling: 1}", "sampling"),
+    ])
+    func meshConfigBadTracing(line: String, message: String) throws {
+        let error = try #require(decodeError("""
+        apiVersion: ferry.dev/v1alpha1
+        kind: MeshConfig
+        metadata: {name: mesh}
+        spec:
+          \(line)
+        """))
+        #expect(error.line == 5)
+        #expect(error.message.contains(message), "\(error.message)")
+    }
+
     @Test func meshConfigBadCIDR() throws {
         let error = try #require(decodeError("""
         apiVersion: ferry.dev/v1alpha1

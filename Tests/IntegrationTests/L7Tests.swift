@@ -1,4 +1,5 @@
 import FerryProxy
+import FerryTelemetry
 import Foundation
 import Testing
 
@@ -159,6 +160,47 @@ struct L7Tests {
         #expect(lines.count == 2 && lines.allSatisfy { $0.contains(" 400") || $0.contains(" 431") }, "\(bad.output)")
         #expect(setup.mesh.agents[0].process!.isRunning)
         #expect(try setup.requests("http://198.19.0.11/after", count: 5).count(200) == 5)
+
+        try spansReachACollector(setup)
+    }
+
+    /// With `spec.tracing`, the client-side agent exports one span per request
+    /// over OTLP/HTTP: the child of the caller's traceparent, and the parent
+    /// of what the backend receives.
+    func spansReachACollector(_ setup: Setup) throws {
+        let collector = try setup.a.spawn("otlp", ["python3", Paths.tool("otlpcollector.py"), "--port", "4318"])
+        try #require(collector.waitForOutput("listening"), "\(collector.stderr)")
+        let meshFile = setup.mesh.configDirectory + "/mesh.yaml"
+        let tracing = "\n  tracing: {otlpEndpoint: \"http://127.0.0.1:4318/v1/traces\", protocol: http/json, samplingPercent: 100}"
+        let meshYAML = try String(contentsOfFile: meshFile, encoding: .utf8)
+        try setup.apply(meshYAML.replacingOccurrences(of: "captureCIDRs: [198.18.0.0/15]", with: "captureCIDRs: [198.18.0.0/15]" + tracing),
+                        file: "mesh.yaml")
+
+        let callerTrace = "0af7651916cd43dd8448eb211c80319c", callerSpan = "b7ad6b7169203331"
+        let curl = try setup.a.run(in: "client", ["curl", "-s", "http://198.19.0.11/traced", "-H", "traceparent: 00-\(callerTrace)-\(callerSpan)-01"])
+        let echoed = try JSONSerialization.jsonObject(with: Data(curl.stdout.utf8)) as? [String: Any]
+        let received = try #require((echoed?["headers"] as? [String: String])?["traceparent"].flatMap(TraceContext.init(traceparent:)),
+                                    "\(curl.output)")
+        #expect(received.traceID == callerTrace && received.spanID != callerSpan, "\(received)")
+
+        struct ExportedSpan: Decodable {
+            var traceId, spanId, parentSpanId, name: String
+            var attributes: [String: String?]
+            var resource: [String: String?]
+        }
+        var exported: ExportedSpan?
+        _ = poll(timeout: 15, interval: 0.2) {
+            exported = collector.stdout.split(separator: "\n").compactMap {
+                try? JSONDecoder().decode(ExportedSpan.self, from: Data($0.utf8))
+            }.first { $0.spanId == received.spanID }
+            return exported != nil
+        }
+        let span = try #require(exported, "no span \(received.spanID) at the collector: \(collector.stdout)")
+        #expect(span.traceId == callerTrace && span.parentSpanId == callerSpan)
+        #expect(span.name == "GET echo-v1.demo.svc.cluster.local")
+        #expect(span.attributes["url.path"] == "/traced" && span.attributes["ferry.destination.workload"] == "demo/echo-v1",
+                "\(span.attributes)")
+        #expect(span.resource["k8s.node.name"] == setup.a.name, "\(span.resource)")
     }
 
     @Test func retriesBudgetTimeoutsOutliersAndCircuitBreaking() throws {

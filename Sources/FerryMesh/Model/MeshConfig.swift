@@ -24,13 +24,15 @@ public struct MeshConfig: Hashable, Sendable, Codable {
     public var workloadCertificateTTL: Duration = .seconds(24 * 3600)
     /// One JSON line per connection and request on stdout.
     public var accessLog: Bool = true
+    /// OTLP span export for HTTP requests; nil: none.
+    public var tracing: TracingSettings?
 
     public init() {}
 
     static let apiVersions: Set<String> = ["ferry.dev/v1alpha1"]
     static let specFields: Set<String> = [
         "trustDomain", "rootNamespace", "captureCIDRs", "excludeCIDRs", "excludePorts",
-        "failMode", "logLevel", "workloadCertificateTTL", "accessLog",
+        "failMode", "logLevel", "workloadCertificateTTL", "accessLog", "tracing",
     ]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -70,6 +72,7 @@ public struct MeshConfig: Hashable, Sendable, Codable {
             workloadCertificateTTL = duration
         }
         accessLog = try spec.bool("accessLog") ?? accessLog
+        if let field = spec["tracing"], !field.isNull { tracing = try TracingSettings(field) }
     }
 
     static func cidrs(_ field: YAMLField) throws -> [CIDR] {

@@ -48,6 +48,10 @@ public enum Agent {
             accessLog: accessLog, policyMetrics: PolicyMetrics(registry: registry), policies: policies, logger: logger
         )
 
+        let tracer = RequestTracer(node: configuration.node, logger: logger)
+        tracer.apply(store.state.config.tracing)
+        context.tracer = tracer
+
         let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.dataThreads)
         let controlGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var meshServices: [any Service] = []
@@ -102,7 +106,7 @@ public enum Agent {
                     .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
                     .init(service: flusher), .init(service: enforcer), .init(service: sampler),
-                    .init(service: podListeners),
+                    .init(service: podListeners), .init(service: TracingFollower(store: store, tracer: tracer)),
                 ] + meshServices.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

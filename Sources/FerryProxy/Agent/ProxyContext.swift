@@ -19,6 +19,8 @@ public struct ProxyContext: Sendable {
     public var hbonePool: HBONEPool?
     /// HTTP traffic management; nil when the agent has no identity.
     var l7: L7Proxy?
+    /// Request spans for HTTP traffic; nil: only `traceparent` propagation.
+    public var tracer: RequestTracer?
     /// AuthorizationPolicy and PeerAuthentication, compiled once per state generation.
     public let policies: SecurityPolicyCache
     public let policyMetrics: PolicyMetrics

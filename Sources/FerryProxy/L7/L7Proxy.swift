@@ -58,13 +58,36 @@ final class L7Proxy: Sendable {
         let startedAt = Date()
         var outcome = Outcome()
         let state = context.store.state
-        let trace = (request.head.headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:)) ?? .fresh()).child()
+        let incoming = request.head.headers.first(name: "traceparent")
+        // With span export on, swift-otel makes this hop's span (and its id);
+        // otherwise the trace id is kept and a span id drawn here.
+        let span = context.tracer?.startSpan("\(request.head.method.rawValue) \(caller.service.hostname())", traceparent: incoming)
+        let trace = span.flatMap { TraceContext(traceparent: $0.traceparent) }
+            ?? (incoming.flatMap(TraceContext.init(traceparent:)) ?? .fresh()).child()
         let traceparent = trace.traceparent
         var response = await route(request, caller: caller, state: state, traceparent: traceparent, outcome: &outcome)
         response.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
         report(request, response: response, caller: caller, state: state, outcome: outcome, trace: trace,
                started: started, startedAt: startedAt)
+        span?.end(status: Int(response.head.status.code), attributes: spanAttributes(request, caller: caller, outcome: outcome))
         return response
+    }
+
+    /// OpenTelemetry's HTTP attribute names, then Ferry's own.
+    private func spanAttributes(_ request: ProxiedRequest, caller: Caller, outcome: Outcome) -> [(String, String)] {
+        var attributes = [
+            ("http.request.method", request.head.method.rawValue),
+            ("url.path", String(request.head.uri.prefix { $0 != "?" })),
+            ("server.address", request.head.headers.first(name: "host") ?? caller.service.hostname()),
+            ("network.protocol.version", caller.http2 ? "2" : "1.1"),
+            ("ferry.response_flags", outcome.flags.rawValue),
+            ("ferry.source.principal", caller.identity.uri),
+            ("ferry.destination.service", caller.service.hostname()),
+        ]
+        if let upstream = outcome.upstream { attributes.append(("network.peer.address", upstream.description)) }
+        if let destination = outcome.destination { attributes.append(("ferry.destination.workload", destination.key)) }
+        if let policy = outcome.policy { attributes.append(("ferry.policy", policy)) }
+        return attributes
     }
 
     private func route(_ request: ProxiedRequest, caller: Caller, state: MeshState, traceparent: String,

@@ -1,0 +1,90 @@
+import FerryHTTP
+import FerryMesh
+import FerryTelemetry
+import Foundation
+import Logging
+import NIOPosix
+import Synchronization
+import Testing
+
+/// Spans leave over OTLP/HTTP (swift-otel) to a collector on loopback, as
+/// children of the request's traceparent.
+@Suite struct RequestTracerTests {
+    static let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    @Test func aSpanReachesTheCollectorAsTheChildOfTheIncomingTraceparent() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let posts = Mutex<[Data]>([])
+        let collector = HTTPServer(host: "127.0.0.1", port: 0, group: group, logger: Logger(label: "test")) { request in
+            if request.path == "/v1/traces" { posts.withLock { $0.append(Data(request.bodyBytes)) } }
+            return .text("{}", contentType: "application/json")
+        }
+        let port = try await collector.start()
+
+        let tracer = RequestTracer(node: "node-a", logger: Logger(label: "test"))
+        #expect(!tracer.isEnabled)
+        #expect(tracer.startSpan("GET web", traceparent: Self.parent) == nil, "no settings, no span")
+        tracer.apply(TracingSettings(otlpEndpoint: "http://127.0.0.1:\(port)/v1/traces", encoding: .json, samplingPercent: 100))
+        #expect(tracer.isEnabled)
+
+        let span = try #require(tracer.startSpan("GET web.shop.svc.cluster.local", traceparent: Self.parent))
+        let sent = try #require(TraceContext(traceparent: span.traceparent))
+        #expect(sent.traceID == "4bf92f3577b34da6a3ce929d0e0e4736", "the trace id is kept")
+        #expect(sent.spanID != "00f067aa0ba902b7", "this hop has its own span id")
+        #expect(sent.sampled)
+        span.end(status: 503, attributes: [("http.request.method", "GET"), ("ferry.response_flags", "UO")])
+        await tracer.stop()  // flushes
+        #expect(!tracer.isEnabled)
+
+        let spans = posts.withLock { $0 }.flatMap { post in
+            OTLPJSON.spans(in: (try? JSONSerialization.jsonObject(with: post)) as? [String: Any] ?? [:])
+        }
+        try #require(spans.count == 1, "\(spans)")
+        let exported = spans[0]
+        #expect(OTLPJSON.id(exported["traceId"]) == sent.traceID)
+        #expect(OTLPJSON.id(exported["spanId"]) == sent.spanID)
+        #expect(OTLPJSON.id(exported["parentSpanId"]) == "00f067aa0ba902b7")
+        #expect(exported["name"] as? String == "GET web.shop.svc.cluster.local")
+        let attributes = OTLPJSON.attributes(exported["attributes"])
+        #expect(attributes["http.request.method"] == "GET")
+        #expect(attributes["http.response.status_code"] == "503")
+        #expect(attributes["ferry.response_flags"] == "UO")
+        #expect((exported["status"] as? [String: Any])?["code"] as? Int == 2, "a 5xx is an error span")
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aNewTraceFollowsTheSamplingPercent() async throws {
+        let tracer = RequestTracer(node: "node-a", logger: Logger(label: "test"))
+        tracer.apply(TracingSettings(otlpEndpoint: "http://127.0.0.1:9/v1/traces", samplingPercent: 0))
+        let fresh = try #require(tracer.startSpan("GET web", traceparent: nil))
+        #expect(TraceContext(traceparent: fresh.traceparent)?.sampled == false, "0 %: new traces are not sampled")
+        let followed = try #require(tracer.startSpan("GET web", traceparent: Self.parent))
+        #expect(TraceContext(traceparent: followed.traceparent)?.sampled == true, "a sampled parent is followed")
+        await tracer.stop()
+    }
+}
+
+/// Reading OTLP's JSON encoding (ids may come as hex, as the spec says, or
+/// as protobuf JSON's base64).
+enum OTLPJSON {
+    static func spans(in body: [String: Any]) -> [[String: Any]] {
+        (body["resourceSpans"] as? [[String: Any]] ?? []).flatMap { resource in
+            (resource["scopeSpans"] as? [[String: Any]] ?? []).flatMap { $0["spans"] as? [[String: Any]] ?? [] }
+        }
+    }
+
+    static func id(_ value: Any?) -> String? {
+        guard let text = value as? String else { return nil }
+        if text.allSatisfy(\.isHexDigit) && (text.count == 16 || text.count == 32) { return text.lowercased() }
+        return Data(base64Encoded: text).map { $0.map { String(format: "%02x", $0) }.joined() }
+    }
+
+    static func attributes(_ value: Any?) -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in value as? [[String: Any]] ?? [] {
+            guard let key = entry["key"] as? String, let typed = (entry["value"] as? [String: Any])?.first else { continue }
+            result[key] = "\(typed.value)"
+        }
+        return result
+    }
+}
