@@ -55,11 +55,21 @@ public final class RequestTracer: Sendable {
         await exporter?.stop()
     }
 
-    /// A span for one request, the child of `traceparent` when the request
-    /// carried a valid one; nil when spans are not exported.
-    public func startSpan(_ name: String, traceparent: String?) -> RequestSpan? {
-        guard let exporter = current.withLock({ $0 }) else { return nil }
-        return exporter.start(name, traceparent: traceparent)
+    /// This hop's trace context for a request that arrived with `parent`
+    /// (nil: none, or malformed), and its span when the trace is sampled and
+    /// spans are exported. Sampling is decided here, so an unsampled request
+    /// never reaches swift-otel: a parent's flag is followed, a new trace is
+    /// sampled at `samplingPercent`.
+    public func start(_ name: String, parent: TraceContext?) -> (span: RequestSpan?, context: TraceContext) {
+        guard let exporter = current.withLock({ $0 }) else { return (nil, parent?.child() ?? .fresh()) }
+        if let parent, !parent.sampled { return (nil, parent.child()) }
+        if parent == nil {
+            var random = SplitMix64()
+            let sampled = Double(random.next() >> 11) / Double(1 << 53) * 100 < exporter.settings.samplingPercent
+            if !sampled { return (nil, .fresh(sampled: false)) }
+        }
+        let span = exporter.start(name, traceparent: parent?.traceparent)
+        return (span, TraceContext(traceparent: span.traceparent) ?? parent?.child() ?? .fresh())
     }
 }
 
@@ -68,7 +78,6 @@ public struct RequestSpan: Sendable {
     let span: any Span
     /// This hop's context, for the upstream request.
     public let traceparent: String
-    public var traceID: String { String(traceparent.split(separator: "-").dropFirst().first ?? "") }
 
     /// Records the outcome (OpenTelemetry's HTTP attribute names where there
     /// is one) and hands the span to the exporter.
@@ -97,10 +106,8 @@ private final class Exporter: Sendable {
         configuration.traces.exporter = .otlp
         configuration.traces.otlpExporter.endpoint = settings.otlpEndpoint
         configuration.traces.otlpExporter.protocol = settings.encoding == .json ? .httpJSON : .httpProtobuf
-        guard let sampler = OTel.Configuration.TracesConfiguration.SamplerConfiguration.parentBasedTraceIDRatio(ratio: settings.samplingPercent / 100) else {
-            throw TracingError("samplingPercent \(settings.samplingPercent) is not within 0...100")
-        }
-        configuration.traces.sampler = sampler
+        // Only sampled requests reach the tracer (RequestTracer.start decides).
+        configuration.traces.sampler = .alwaysOn
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         let tracer = backend.factory
         self.settings = settings
@@ -133,7 +140,3 @@ private struct HeaderMap: Extractor, Injector {
     func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
 }
 
-struct TracingError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -21,19 +21,63 @@ public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses "00-<trace>-<span>-<flags>"; nil when malformed or all-zero, as the
-    /// spec requires (a new trace is started then).
+    /// spec requires (a new trace is started then). A later version may append
+    /// fields after a "-". Works on the UTF-8 bytes: it runs for every request
+    /// that carries a traceparent.
     public init?(traceparent: String) {
-        let parts = traceparent.trimmingWhitespace().split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff",
-              parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.allSatisfy(\.isHexDigit) }),
-              parts[0] != "00" || parts.count == 4,
-              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }),
-              let flags = UInt8(parts[3], radix: 16)
+        var text = traceparent
+        guard let parsed = text.withUTF8({ Self.parse($0) }) else { return nil }
+        self = parsed
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> TraceContext? {
+        func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        let dash = UInt8(ascii: "-")
+        let length = end - start
+        guard length >= 55, bytes[start + 2] == dash, bytes[start + 35] == dash, bytes[start + 52] == dash,
+              length == 55 || bytes[start + 55] == dash,
+              let version = hexValue(bytes, start, 2), version != 0xff, version != 0 || length == 55,
+              let traceID = lowercaseHex(bytes, start + 3, 32), let spanID = lowercaseHex(bytes, start + 36, 16),
+              let flags = hexValue(bytes, start + 53, 2)
         else { return nil }
-        traceID = parts[1].lowercased()
-        spanID = parts[2].lowercased()
-        sampled = flags & 1 == 1
+        return TraceContext(traceID: traceID, spanID: spanID, sampled: flags & 1 == 1)
+    }
+
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func hexValue(_ bytes: UnsafeBufferPointer<UInt8>, _ at: Int, _ count: Int) -> UInt8? {
+        var value: UInt8 = 0
+        for index in at..<(at + count) {
+            guard let digit = nibble(bytes[index]) else { return nil }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    /// `count` hex digits as lowercase text; nil if any is not hex or all are zero.
+    private static func lowercaseHex(_ bytes: UnsafeBufferPointer<UInt8>, _ at: Int, _ count: Int) -> String? {
+        var valid = true, nonZero = false
+        let text = String(unsafeUninitializedCapacity: count) { buffer in
+            for offset in 0..<count {
+                var byte = bytes[at + offset]
+                guard nibble(byte) != nil else { valid = false; return 0 }
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F") { byte += 32 }
+                nonZero = nonZero || byte != UInt8(ascii: "0")
+                buffer[offset] = byte
+            }
+            return count
+        }
+        return valid && nonZero ? text : nil
     }
 
     /// The same trace, a new span: what this hop sends on.
@@ -69,6 +113,7 @@ public struct TraceContext: Sendable, Hashable, CustomStringConvertible {
 extension StringProtocol {
     /// Without leading and trailing whitespace.
     public func trimmingWhitespace() -> String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
     }
 }

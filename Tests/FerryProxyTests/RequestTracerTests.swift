@@ -23,12 +23,14 @@ import Testing
 
         let tracer = RequestTracer(node: "node-a", logger: Logger(label: "test"))
         #expect(!tracer.isEnabled)
-        #expect(tracer.startSpan("GET web", traceparent: Self.parent) == nil, "no settings, no span")
+        let untraced = tracer.start("GET web", parent: TraceContext(traceparent: Self.parent))
+        #expect(untraced.span == nil, "no settings, no span")
+        #expect(untraced.context.traceID == "4bf92f3577b34da6a3ce929d0e0e4736", "the trace id is still kept")
         tracer.apply(TracingSettings(otlpEndpoint: "http://127.0.0.1:\(port)/v1/traces", encoding: .json, samplingPercent: 100))
         #expect(tracer.isEnabled)
 
-        let span = try #require(tracer.startSpan("GET web.shop.svc.cluster.local", traceparent: Self.parent))
-        let sent = try #require(TraceContext(traceparent: span.traceparent))
+        let (started, sent) = tracer.start("GET web.shop.svc.cluster.local", parent: TraceContext(traceparent: Self.parent))
+        let span = try #require(started)
         #expect(sent.traceID == "4bf92f3577b34da6a3ce929d0e0e4736", "the trace id is kept")
         #expect(sent.spanID != "00f067aa0ba902b7", "this hop has its own span id")
         #expect(sent.sampled)
@@ -53,13 +55,20 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    @Test func aNewTraceFollowsTheSamplingPercent() async throws {
+    @Test func samplingIsDecidedBeforeSwiftOTelIsAsked() async throws {
         let tracer = RequestTracer(node: "node-a", logger: Logger(label: "test"))
         tracer.apply(TracingSettings(otlpEndpoint: "http://127.0.0.1:9/v1/traces", samplingPercent: 0))
-        let fresh = try #require(tracer.startSpan("GET web", traceparent: nil))
-        #expect(TraceContext(traceparent: fresh.traceparent)?.sampled == false, "0 %: new traces are not sampled")
-        let followed = try #require(tracer.startSpan("GET web", traceparent: Self.parent))
-        #expect(TraceContext(traceparent: followed.traceparent)?.sampled == true, "a sampled parent is followed")
+        let fresh = tracer.start("GET web", parent: nil)
+        #expect(fresh.span == nil && !fresh.context.sampled, "0 %: a new trace is not sampled")
+        let unsampledParent = TraceContext(traceID: "4bf92f3577b34da6a3ce929d0e0e4736", spanID: "00f067aa0ba902b7", sampled: false)
+        let followedOff = tracer.start("GET web", parent: unsampledParent)
+        #expect(followedOff.span == nil && !followedOff.context.sampled && followedOff.context.spanID != unsampledParent.spanID)
+        let followedOn = tracer.start("GET web", parent: TraceContext(traceparent: Self.parent))
+        #expect(followedOn.span != nil && followedOn.context.sampled, "a sampled parent is followed")
+
+        tracer.apply(TracingSettings(otlpEndpoint: "http://127.0.0.1:9/v1/traces", samplingPercent: 25))
+        let sampled = (0..<4000).filter { _ in tracer.start("GET web", parent: nil).context.sampled }.count
+        #expect(abs(Double(sampled) / 4000 - 0.25) < 0.04, "\(sampled) of 4000 sampled at 25 %")
         await tracer.stop()
     }
 }

@@ -58,12 +58,11 @@ final class L7Proxy: Sendable {
         let startedAt = Date()
         var outcome = Outcome()
         let state = context.store.state
-        let incoming = request.head.headers.first(name: "traceparent")
-        // With span export on, swift-otel makes this hop's span (and its id);
-        // otherwise the trace id is kept and a span id drawn here.
-        let span = context.tracer?.startSpan("\(request.head.method.rawValue) \(caller.service.hostname())", traceparent: incoming)
-        let trace = span.flatMap { TraceContext(traceparent: $0.traceparent) }
-            ?? (incoming.flatMap(TraceContext.init(traceparent:)) ?? .fresh()).child()
+        let incoming = request.head.headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:))
+        // The trace id is kept and this hop gets a span id; a sampled request
+        // also gets a span exported, when a collector is configured.
+        let (span, trace) = context.tracer?.start("\(request.head.method.rawValue) \(caller.service.hostname())", parent: incoming)
+            ?? (nil, incoming?.child() ?? .fresh())
         let traceparent = trace.traceparent
         var response = await route(request, caller: caller, state: state, traceparent: traceparent, outcome: &outcome)
         response.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
