@@ -127,10 +127,18 @@ private final class Exporter: Sendable {
 
     func start(_ name: String, traceparent: String?) -> RequestSpan { start(name, traceparent) }
 
-    /// Exports what is queued, then ends.
-    func stop() async {
+    /// Exports what is queued, then ends; gives up after `limit`, so a
+    /// collector that does not answer cannot hold up the agent's shutdown
+    /// for swift-otel's 10 s export timeout.
+    func stop(within limit: Duration = .seconds(2)) async {
         await group.triggerGracefulShutdown()
+        let task = self.task
+        let deadline = Task {
+            try await Task.sleep(for: limit)
+            task.cancel()
+        }
         await task.value
+        deadline.cancel()
     }
 }
 

@@ -3,6 +3,7 @@ import FerryMesh
 import FerryTelemetry
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
@@ -52,6 +53,20 @@ import Testing
         #expect(attributes["http.response.status_code"] == "503")
         #expect(attributes["ferry.response_flags"] == "UO")
         #expect((exported["status"] as? [String: Any])?["code"] as? Int == 2, "a 5xx is an error span")
+        try await group.shutdownGracefully()
+    }
+
+    @Test func stoppingDoesNotWaitLongForASilentCollector() async throws {
+        // Accepts connections, never answers.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let silent = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let tracer = RequestTracer(node: "node-a", logger: Logger(label: "test"))
+        tracer.apply(TracingSettings(otlpEndpoint: "http://127.0.0.1:\(silent.localAddress!.port!)/v1/traces", samplingPercent: 100))
+        tracer.start("GET web", parent: nil).span?.end(status: 200, attributes: [])
+        let started = ContinuousClock.now
+        await tracer.stop()
+        #expect(ContinuousClock.now - started < .seconds(5), "gave up after about 2 s, not swift-otel's 10 s timeout")
+        try await silent.close()
         try await group.shutdownGracefully()
     }
 
