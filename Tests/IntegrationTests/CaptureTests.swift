@@ -80,6 +80,22 @@ struct CaptureTests {
         #expect(status.kernelCounters["redirected"] == 1)
         let lines = setup.agent.process!.stdout
         #expect(lines.contains("\"dst_addr\":\"[\(setup.server.ipv6)]:9000\""), "\(lines)")
+
+        // MeshConfig's accessLog applies without a restart, both ways.
+        let logged = { setup.agent.process!.stdout.components(separatedBy: "\"dst_addr\":\"[\(setup.server.ipv6)]:9000\"").count - 1 }
+        let before = logged()
+        for accessLog in [false, true] {
+            let generation = try setup.status().configGeneration
+            try setup.agent.writeConfig("mesh.yaml", "apiVersion: ferry.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec: {accessLog: \(accessLog)}\n")
+            #expect(poll(timeout: 5) { ((try? setup.status().configGeneration) ?? 0) > generation })
+            #expect(try setup.send(to: "[\(setup.server.ipv6)]:9000", bytes: 1000).ok)
+            if accessLog {
+                #expect(poll(timeout: 5) { logged() == before + 1 }, "accessLog: true brings the lines back")
+            } else {
+                usleep(500_000)
+                #expect(logged() == before, "accessLog: false stops the lines")
+            }
+        }
     }
 
     @Test func processesOutsideEnrolledCgroupsAreNotRedirected() throws {

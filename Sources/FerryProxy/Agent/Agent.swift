@@ -26,7 +26,8 @@ public enum Agent {
     public static func run(_ configuration: AgentConfiguration, store: StateStore, source watcher: any MeshSource,
                            logger: Logger) async throws {
         watcher.prime()
-        FerryLogging.setLevel(Logger.Level(rawValue: store.state.config.logLevel) ?? .info)
+        let initialConfig = store.state.config
+        FerryLogging.setLevel(Logger.Level(rawValue: initialConfig.logLevel) ?? .info)
 
         LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
         let datapath = try FerryDatapath.install(configuration.datapath, logger: logger)
@@ -42,14 +43,14 @@ public enum Agent {
 
         let registry = PrometheusCollectorRegistry()
         let connections = ConnectionTable(metrics: TCPMetrics(registry: registry))
-        let accessLog = AccessLog(enabled: store.state.config.accessLog)
+        let accessLog = AccessLog(enabled: initialConfig.accessLog)
         var context = ProxyContext(
             node: configuration.node, store: store, enrollment: enrollment, connections: connections,
             accessLog: accessLog, policyMetrics: PolicyMetrics(registry: registry), policies: policies, logger: logger
         )
 
         let tracer = RequestTracer(node: configuration.node, logger: logger)
-        tracer.apply(store.state.config.tracing)
+        tracer.apply(initialConfig.tracing)
         context.tracer = tracer
 
         let dataGroup = MultiThreadedEventLoopGroup(numberOfThreads: configuration.dataThreads)
@@ -106,7 +107,9 @@ public enum Agent {
                     .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
                     .init(service: flusher), .init(service: enforcer), .init(service: sampler),
-                    .init(service: podListeners), .init(service: TracingFollower(store: store, tracer: tracer)),
+                    .init(service: podListeners), .init(service: MeshConfigFollower(
+                        store: store, initial: initialConfig, accessLog: accessLog, tracer: tracer, logger: logger
+                    )),
                 ] + meshServices.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
