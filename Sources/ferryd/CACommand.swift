@@ -39,7 +39,7 @@ struct CACommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        FerryLogging.bootstrap(level: logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info)
+        FerryLogging.bootstrap(level: logLevel.map(parseLogLevel) ?? .info)
         let logger = Logger(label: "ferryd.ca")
         guard let (host, port) = CAProtocol.split(address: listen) else { fail("--listen '\(listen)' is not HOST:PORT") }
         let authority: CertificateAuthority

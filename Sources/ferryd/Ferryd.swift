@@ -53,7 +53,8 @@ struct AgentCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        FerryLogging.bootstrap(level: logLevel.flatMap(Logger.Level.init(rawValue:)) ?? .info)
+        let level = logLevel.map(parseLogLevel)
+        FerryLogging.bootstrap(level: level ?? .info)
         var logger = Logger(label: "ferryd")
         logger[metadataKey: "ferry.node"] = "\(node)"
         try requireRoot()
@@ -72,6 +73,7 @@ struct AgentCommand: AsyncParsableCommand {
             node: node, configDirectory: configDirectory ?? "", datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
         )
         configuration.adminPort = adminPort
+        configuration.logLevel = level
         configuration.identity = identityMode()
         do {
             if kubernetesSource {
@@ -145,6 +147,14 @@ func requireRoot() throws {
 }
 
 /// One clear line on stderr, exit 1.
+/// `--log-level`'s value, or exit naming the accepted ones.
+func parseLogLevel(_ name: String) -> Logger.Level {
+    guard let level = Logger.Level(rawValue: name) else {
+        fail("--log-level '\(name)' is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return level
+}
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("ferryd: \(message)\n".utf8))
     exit(1)

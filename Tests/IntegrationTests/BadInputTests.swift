@@ -57,6 +57,14 @@ struct BadInputTests {
         #expect(result.stderr.contains("ferryd: must run as root"), "\(result.stderr)")
     }
 
+    @Test func unknownLogLevelIsOneClearLine() throws {
+        for arguments in [["--config-dir", "/tmp", "--node", "n"], ["ca", "--ca-dir", "/tmp", "--config-dir", "/tmp"]] {
+            let result = Shell.run([Paths.ferryd] + arguments + ["--log-level", "verbose"])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("ferryd: --log-level 'verbose' is not one of trace, debug, info"), "\(result.stderr)")
+        }
+    }
+
     @Test func ferryctlRefusesBadArgumentsClearly() throws {
         let lab = try TestLab("ctlargs")
         defer { lab.tearDown() }

@@ -81,6 +81,8 @@ struct CaptureTests {
         let lines = setup.agent.process!.stdout
         #expect(lines.contains("\"dst_addr\":\"[\(setup.server.ipv6)]:9000\""), "\(lines)")
 
+        #expect(setup.agent.process!.stderr.contains(" debug ferryd: "), "--log-level debug holds over the MeshConfig's default")
+
         // MeshConfig's accessLog applies without a restart, both ways.
         let logged = { setup.agent.process!.stdout.components(separatedBy: "\"dst_addr\":\"[\(setup.server.ipv6)]:9000\"").count - 1 }
         let before = logged()

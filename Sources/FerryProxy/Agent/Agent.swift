@@ -27,7 +27,7 @@ public enum Agent {
                            logger: Logger) async throws {
         watcher.prime()
         let initialConfig = store.state.config
-        FerryLogging.setLevel(Logger.Level(rawValue: initialConfig.logLevel) ?? .info)
+        FerryLogging.setLevel(configuration.logLevel ?? Logger.Level(rawValue: initialConfig.logLevel) ?? .info)
 
         LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
         let datapath = try FerryDatapath.install(configuration.datapath, logger: logger)

@@ -1,6 +1,7 @@
 import FerryBPF
 import FerryMesh
 import Foundation
+import Logging
 import NIOCore
 
 /// Everything an agent needs to start, with the defaults of DESIGN.md §4.
@@ -19,6 +20,9 @@ public struct AgentConfiguration: Sendable {
     /// Where workload certificates come from.
     public var identity: Identity = .none
     public var hbonePort = 15008
+    /// `--log-level`: the level from start, ahead of the MeshConfig's, until
+    /// the MeshConfig's level is edited.
+    public var logLevel: Logger.Level?
 
     public enum Identity: Sendable {
         /// No CA: capture and passthrough only; mesh destinations on other nodes fail.

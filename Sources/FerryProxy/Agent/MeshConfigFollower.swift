@@ -8,13 +8,21 @@ import ServiceLifecycle
 /// value in the MeshConfig changes, so a level set with `ferryctl logging`
 /// holds until the MeshConfig's level is edited. Flushes the span exporter
 /// when the agent stops.
-struct MeshConfigFollower: Service {
-    let store: StateStore
+final class MeshConfigFollower: Service, Sendable {
+    private let store: StateStore
     /// What the agent applied at start.
-    let initial: MeshConfig
-    let accessLog: AccessLog
-    let tracer: RequestTracer
-    let logger: Logger
+    private let initial: MeshConfig
+    private let accessLog: AccessLog
+    private let tracer: RequestTracer
+    private let logger: Logger
+
+    init(store: StateStore, initial: MeshConfig, accessLog: AccessLog, tracer: RequestTracer, logger: Logger) {
+        self.store = store
+        self.initial = initial
+        self.accessLog = accessLog
+        self.tracer = tracer
+        self.logger = logger
+    }
 
     func run() async throws {
         var applied = initial
