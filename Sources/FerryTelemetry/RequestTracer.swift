@@ -5,12 +5,11 @@ import ServiceLifecycle
 import Synchronization
 import Tracing
 
-/// One span per proxied HTTP request, exported over OTLP/HTTP by swift-otel
+/// One span per sampled HTTP request, exported over OTLP/HTTP by swift-otel
 /// when MeshConfig `spec.tracing` names a collector. The exporter is rebuilt
 /// when the settings change (the old one flushes what it holds and stops);
-/// without settings no span is made and callers fall back to propagating
-/// `traceparent` with `TraceContext`. Batching and export run off the data
-/// path, in swift-otel's processor.
+/// without settings `start` only carries the trace on with `TraceContext`.
+/// Batching and export run off the data path, in swift-otel's processor.
 public final class RequestTracer: Sendable {
     private let node: String
     private let logger: Logger
@@ -21,7 +20,7 @@ public final class RequestTracer: Sendable {
         self.logger = logger
     }
 
-    /// Whether spans are being made: checked per request before anything else.
+    /// Whether spans are exported (settings applied).
     public var isEnabled: Bool { current.withLock { $0 != nil } }
 
     /// Follows `settings`: nil stops export. Bad settings leave the current
