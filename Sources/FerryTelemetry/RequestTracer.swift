@@ -58,8 +58,8 @@ public final class RequestTracer: Sendable {
     /// (nil: none, or malformed), and its span when the trace is sampled and
     /// spans are exported. Sampling is decided here, so an unsampled request
     /// never reaches swift-otel: a parent's flag is followed, a new trace is
-    /// sampled at `samplingPercent`.
-    public func start(_ name: String, parent: TraceContext?) -> (span: RequestSpan?, context: TraceContext) {
+    /// sampled at `samplingPercent`. `name` is only built for a span.
+    public func start(_ name: @autoclosure () -> String, parent: TraceContext?) -> (span: RequestSpan?, context: TraceContext) {
         guard let exporter = current.withLock({ $0 }) else { return (nil, parent?.child() ?? .fresh()) }
         if let parent, !parent.sampled { return (nil, parent.child()) }
         if parent == nil {
@@ -67,7 +67,7 @@ public final class RequestTracer: Sendable {
             let sampled = Double(random.next() >> 11) / Double(1 << 53) * 100 < exporter.settings.samplingPercent
             if !sampled { return (nil, .fresh(sampled: false)) }
         }
-        let span = exporter.start(name, traceparent: parent?.traceparent)
+        let span = exporter.start(name(), traceparent: parent?.traceparent)
         return (span, TraceContext(traceparent: span.traceparent) ?? parent?.child() ?? .fresh())
     }
 }
