@@ -146,7 +146,6 @@ func requireRoot() throws {
     }
 }
 
-/// One clear line on stderr, exit 1.
 /// `--log-level`'s value, or exit naming the accepted ones.
 func parseLogLevel(_ name: String) -> Logger.Level {
     guard let level = Logger.Level(rawValue: name) else {
@@ -155,6 +154,7 @@ func parseLogLevel(_ name: String) -> Logger.Level {
     return level
 }
 
+/// One clear line on stderr, exit 1.
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("ferryd: \(message)\n".utf8))
     exit(1)

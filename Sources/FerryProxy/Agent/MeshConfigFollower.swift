@@ -5,8 +5,8 @@ import ServiceLifecycle
 
 /// Applies the MeshConfig settings that take effect without a restart: the
 /// log level, the access log and span export. Each is applied when its own
-/// value in the MeshConfig changes, so a level set with `ferryctl logging`
-/// holds until the MeshConfig's level is edited. Flushes the span exporter
+/// value in the MeshConfig changes, so a level given with `--log-level` or
+/// `ferryctl logging` holds until the MeshConfig's level is edited. Flushes the span exporter
 /// when the agent stops.
 final class MeshConfigFollower: Service, Sendable {
     private let store: StateStore
