@@ -10,6 +10,10 @@
  * If nothing listens on the outbound port (ferryd is down or restarting), the
  * workload's fail mode decides: pass the connection through untouched (fail open)
  * or refuse it with EPERM (fail closed, for STRICT workloads).
+ *
+ * cgroup/getpeername4 and cgroup/getpeername6 undo the rewrite for the workload:
+ * getpeername() on a captured socket answers the original destination, as it
+ * would through iptables' DNAT, not ferryd's listener.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -161,6 +165,52 @@ int ferry_connect6(struct bpf_sock_addr *ctx)
 		ctx->user_port = bpf_htons(FERRY_OUTBOUND_PORT);
 	}
 	return CONNECT_ALLOW;
+}
+
+/* The original destination of a captured socket: in ferry_conns from the SYN
+ * until close, in ferry_pending between connect() and the SYN. */
+static __always_inline struct ferry_origin *captured_origin(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ferry_conn_stats *stats = bpf_map_lookup_elem(&ferry_conns, &cookie);
+	if (stats && stats->kind == FERRY_CONN_CAPTURED)
+		return &stats->origin;
+	return bpf_map_lookup_elem(&ferry_pending, &cookie);
+}
+
+/* getpeername hooks may only return 1; they change the answer, never refuse it. */
+SEC("cgroup/getpeername4")
+int ferry_peername4(struct bpf_sock_addr *ctx)
+{
+	/* Only an answer that is ferryd's listener was rewritten by connect4. */
+	if (ctx->user_ip4 != bpf_htonl(0x7f000001) || ctx->user_port != bpf_htons(FERRY_OUTBOUND_PORT))
+		return 1;
+	struct ferry_origin *origin = captured_origin(ctx);
+	if (!origin || !ferry_addr_is_mapped_v4(origin->dst_addr))
+		return 1;
+	ctx->user_ip4 = origin->dst_addr[3];
+	ctx->user_port = bpf_htons(origin->dst_port);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int ferry_peername6(struct bpf_sock_addr *ctx)
+{
+	if (ctx->user_port != bpf_htons(FERRY_OUTBOUND_PORT))
+		return 1;
+	__u32 peer[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+	if (!ferry_addr_is_loopback(peer))
+		return 1;
+	struct ferry_origin *origin = captured_origin(ctx);
+	if (!origin)
+		return 1;
+	/* An IPv4-mapped origin stays mapped: the socket is IPv6 (Java's dual stack). */
+	ctx->user_ip6[0] = origin->dst_addr[0];
+	ctx->user_ip6[1] = origin->dst_addr[1];
+	ctx->user_ip6[2] = origin->dst_addr[2];
+	ctx->user_ip6[3] = origin->dst_addr[3];
+	ctx->user_port = bpf_htons(origin->dst_port);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

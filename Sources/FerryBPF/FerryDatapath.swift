@@ -66,7 +66,7 @@ public struct DatapathLayout: Sendable, Hashable {
 public final class FerryDatapath: @unchecked Sendable {
     /// The objects, in load order, and the programs each attaches.
     public static let objects: [(file: String, programs: [String])] = [
-        ("connect.bpf.o", ["ferry_connect4", "ferry_connect6"]),
+        ("connect.bpf.o", ["ferry_connect4", "ferry_connect6", "ferry_peername4", "ferry_peername6"]),
         ("sockops.bpf.o", ["ferry_sockops"]),
         ("sockopt.bpf.o", ["ferry_getsockopt"]),
         ("inbound.bpf.o", ["ferry_inbound_lookup"]),

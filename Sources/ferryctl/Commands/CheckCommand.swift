@@ -34,7 +34,7 @@ enum NodeCheck {
     static func all() -> [CheckCommand.Result] {
         var results = [kernelVersion(), btf(), cgroup2(), bpffs(), capabilities()]
         let types: [(String, bpf_prog_type)] = [
-            ("cgroup/connect4 and connect6 (cgroup_sock_addr)", BPF_PROG_TYPE_CGROUP_SOCK_ADDR),
+            ("cgroup/connect4|6 and getpeername4|6 (cgroup_sock_addr)", BPF_PROG_TYPE_CGROUP_SOCK_ADDR),
             ("sockops", BPF_PROG_TYPE_SOCK_OPS),
             ("cgroup/getsockopt (cgroup_sockopt)", BPF_PROG_TYPE_CGROUP_SOCKOPT),
             ("sk_msg", BPF_PROG_TYPE_SK_MSG),

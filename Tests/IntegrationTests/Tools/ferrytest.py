@@ -5,6 +5,8 @@
                                     "<bytes> <sha256> <peer>" and close
   send  --to ADDR:PORT --bytes N    send N deterministic bytes, half-close, print the
                                     answer, exit 1 if the hash differs
+  peername --to ADDR:PORT           connect; print "peer HOST PORT" from getpeername(),
+                                    then exchange 100 bytes as send does
   hold  --to ADDR:PORT --seconds S  send a trickle for S seconds (a long-lived connection)
   many  --to ADDR:PORT --concurrent C --sequential S
                                     C parallel then S sequential short exchanges
@@ -91,6 +93,19 @@ def cmd_send(args):
         sys.exit(1)
 
 
+def cmd_peername(args):
+    host, port = split(args.to)
+    with socket.create_connection((host, port), timeout=30) as conn:
+        peer = conn.getpeername()
+        print(f"peer {peer[0]} {peer[1]}", flush=True)
+        conn.sendall(pattern(100))
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+    print(answer.decode().strip(), flush=True)
+
+
 def cmd_hold(args):
     host, port = split(args.to)
     with socket.create_connection((host, port), timeout=30) as conn:
@@ -150,6 +165,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sink"); p.add_argument("--listen", required=True)
     p = sub.add_parser("send"); p.add_argument("--to", required=True); p.add_argument("--bytes", type=int, required=True)
+    p = sub.add_parser("peername"); p.add_argument("--to", required=True)
     p = sub.add_parser("hold"); p.add_argument("--to", required=True); p.add_argument("--seconds", type=float, default=5)
     p = sub.add_parser("many"); p.add_argument("--to", required=True)
     p.add_argument("--concurrent", type=int, default=100); p.add_argument("--sequential", type=int, default=1000)
@@ -160,6 +176,8 @@ def main():
         serve(args.listen, sink_handler)
     elif args.command == "send":
         cmd_send(args)
+    elif args.command == "peername":
+        cmd_peername(args)
     elif args.command == "hold":
         cmd_hold(args)
     elif args.command == "many":
