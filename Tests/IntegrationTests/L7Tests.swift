@@ -120,7 +120,12 @@ struct L7Tests {
           - matches: [{headers: [{name: x-canary, value: "true"}]}]
             backendRefs: [{name: echo-v2, port: 80}]
           - backendRefs: [{name: echo-v1, port: 80, weight: 90}, {name: echo-v2, port: 80, weight: 10}]
+          - matches: [{path: {type: PathPrefix, value: /old}}]
+            filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}, statusCode: 301}}]
         """)
+        let redirect = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                                                      "http://198.19.0.10/old/page?id=7"])
+        #expect(redirect.stdout == "301 http://198.19.0.10/new/page?id=7", "\(redirect.output)")
         let split = try setup.requests("http://198.19.0.10/split", count: 2000, concurrency: 8)
         #expect(split.count(200) == 2000, "\(split.statuses)")
         let share = Double(split.workloads["v1"] ?? 0) / 2000

@@ -112,10 +112,16 @@ final class L7Proxy: Sendable {
             return .local(.notFound, reason: "no HTTPRoute rule matches", version: version)
         }
         guard let backend = decision.backend else {
-            if case .respond(let status, let reason) = decision.action {
+            switch decision.action {
+            case .respond(let status, let reason):
                 return .local(HTTPResponseStatus(statusCode: status), reason: reason, version: version)
+            case .redirect(let status, let location):
+                var response = ProxiedResponse.redirect(HTTPResponseStatus(statusCode: status), to: location, version: version)
+                Self.apply(decision.responseHeaders, to: &response.head.headers)
+                return response
+            case .forward:
+                return .local(.internalServerError, reason: "no backend", version: version)
             }
-            return .local(.internalServerError, reason: "no backend", version: version)
         }
 
         let key = backend.destinationKey

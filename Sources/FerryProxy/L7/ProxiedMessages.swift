@@ -27,6 +27,12 @@ struct ProxiedResponse: Sendable {
         if status == .noContent || status == .notModified { body.clear() }
         return ProxiedResponse(head: HTTPResponseHead(version: version, status: status, headers: headers), body: body, trailers: nil)
     }
+
+    /// An HTTPRoute RequestRedirect's answer: the status, `Location`, no body.
+    static func redirect(_ status: HTTPResponseStatus, to location: String, version: HTTPVersion) -> ProxiedResponse {
+        let headers: HTTPHeaders = ["location": location, "content-length": "0"]
+        return ProxiedResponse(head: HTTPResponseHead(version: version, status: status, headers: headers), body: ByteBuffer(), trailers: nil)
+    }
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) stay on their hop.

@@ -51,6 +51,14 @@ import Testing
           - backendRefs:
             - {name: reviews-v1, port: 9080, weight: 0}
             timeouts: {request: 0s}
+          - filters:
+            - type: RequestRedirect
+              requestRedirect:
+                scheme: https
+                hostname: New.Example.com
+                path: {type: ReplaceFullPath, replaceFullPath: /moved}
+                port: 8443
+                statusCode: 301
         """)
         #expect(route.key == "demo/reviews")
         #expect(route.creationTimestamp == "2026-01-02T03:04:05Z")
@@ -92,6 +100,8 @@ import Testing
         #expect(second.backendRefs.first?.weight == 0)
         #expect(second.timeouts.request == nil, "0s disables the timeout")
         #expect(second.retry == nil)
+        #expect(route.rules[2].filters == [.requestRedirect(RequestRedirect(
+            scheme: .https, hostname: "new.example.com", path: .replaceFullPath("/moved"), port: 8443, statusCode: 301))])
     }
 
     @Test(arguments: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"])
@@ -139,10 +149,54 @@ import Testing
         Rejection(name: "unsupported filter", spec: parent + """
               rules:
               - filters:
-                - type: RequestRedirect
-                  requestRedirect: {scheme: https}
+                - type: ExtensionRef
+                  extensionRef: {group: example.com, kind: Auth, name: a}
 
-            """, line: 8, message: "type RequestRedirect is not supported"),
+            """, line: 8, message: "type ExtensionRef is not supported"),
+        Rejection(name: "redirect to another scheme", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestRedirect
+                  requestRedirect: {scheme: ftp}
+
+            """, line: 9, message: "requestRedirect.scheme 'ftp' is not one of http, https"),
+        Rejection(name: "redirect status that is not a redirect", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestRedirect
+                  requestRedirect: {statusCode: 200}
+
+            """, line: 9, message: "statusCode 200 is not a redirect status (301, 302, 303, 307, 308)"),
+        Rejection(name: "redirect port out of range", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestRedirect
+                  requestRedirect: {port: 70000}
+
+            """, line: 9, message: "port: 70000 is out of range (1-65535)"),
+        Rejection(name: "redirect to a wildcard", spec: parent + """
+              rules:
+              - filters:
+                - type: RequestRedirect
+                  requestRedirect: {hostname: "*.example.com"}
+
+            """, line: 9, message: "a redirect hostname cannot be a wildcard"),
+        Rejection(name: "redirect and rewrite in one rule", spec: parent + """
+              rules:
+              - filters:
+                - {type: URLRewrite, urlRewrite: {hostname: a}}
+                - {type: RequestRedirect, requestRedirect: {hostname: b}}
+
+            """, line: 9, message: "a rule takes URLRewrite or RequestRedirect, not both"),
+        Rejection(name: "redirect ReplacePrefixMatch without a PathPrefix", spec: parent + """
+              rules:
+              - matches:
+                - path: {type: Exact, value: /a}
+                filters:
+                - type: RequestRedirect
+                  requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}
+
+            """, line: 10, message: "ReplacePrefixMatch needs every match of the rule to be a PathPrefix"),
         Rejection(name: "unknown filter type", spec: parent + "  rules:\n  - filters:\n    - {type: Rewrite}\n", line: 8,
                   message: "'Rewrite' is not a filter type"),
         Rejection(name: "filter block of another type", spec: parent + """

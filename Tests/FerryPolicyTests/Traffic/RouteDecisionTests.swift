@@ -109,6 +109,43 @@ import Testing
         #expect(table.decide(request("/a"))?.path == "/health")
     }
 
+    struct Redirect: Sendable, CustomStringConvertible {
+        var filter: String
+        var path = "/old/page?id=7"
+        var authority = "reviews:9080"
+        var status = 302
+        var location: String
+        var description: String { filter }
+    }
+
+    /// Gateway API's port rules: a written port wins; else a written scheme's
+    /// well-known port; else the port the request was sent to. Default ports
+    /// stay out of the Location.
+    @Test(arguments: [
+        Redirect(filter: "{}", location: "http://reviews:9080/old/page?id=7"),
+        Redirect(filter: "{scheme: https, statusCode: 301}", status: 301, location: "https://reviews/old/page?id=7"),
+        Redirect(filter: "{scheme: http}", location: "http://reviews/old/page?id=7"),
+        Redirect(filter: "{scheme: https, port: 8443}", location: "https://reviews:8443/old/page?id=7"),
+        Redirect(filter: "{port: 80}", location: "http://reviews/old/page?id=7"),
+        Redirect(filter: "{hostname: new.example, statusCode: 308}", authority: "Reviews.Demo:9080", status: 308,
+                 location: "http://new.example:9080/old/page?id=7"),
+        Redirect(filter: "{path: {type: ReplaceFullPath, replaceFullPath: /moved}}", location: "http://reviews:9080/moved?id=7"),
+        Redirect(filter: "{path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}", location: "http://reviews:9080/new/page?id=7"),
+        Redirect(filter: "{}", authority: "[2001:db8::1]:9080", location: "http://[2001:db8::1]:9080/old/page?id=7"),
+    ])
+    func requestRedirectAnswersWithALocation(_ c: Redirect) throws {
+        let table = try Bookinfo.table(Bookinfo.route("redirect", rules: """
+          - matches: [{path: {type: PathPrefix, value: /old}}]
+            filters:
+            - {type: RequestRedirect, requestRedirect: \(c.filter)}
+            - {type: RequestMirror, requestMirror: {backendRef: {name: shadow, port: 9080}}}
+            backendRefs: [{name: reviews-v1, port: 9080}]
+        """))
+        let decision = try #require(table.decide(request(c.path, authority: c.authority)))
+        #expect(decision.action == .redirect(status: c.status, location: c.location))
+        #expect(decision.backend == nil && decision.mirrors.isEmpty, "a redirect forwards nothing, not even a copy")
+    }
+
     @Test func mirrorsAreSampledAtTheirFraction() throws {
         let table = try Bookinfo.table(Bookinfo.route("mirror", rules: """
           - filters:

@@ -7,9 +7,9 @@ extension HTTPRoute {
     ]
     static let supportedFilters: [String: String] = [
         "RequestHeaderModifier": "requestHeaderModifier", "ResponseHeaderModifier": "responseHeaderModifier",
-        "URLRewrite": "urlRewrite", "RequestMirror": "requestMirror",
+        "URLRewrite": "urlRewrite", "RequestRedirect": "requestRedirect", "RequestMirror": "requestMirror",
     ]
-    static let unsupportedFilters: Set<String> = ["RequestRedirect", "ExtensionRef", "CORS", "ExternalAuth"]
+    static let unsupportedFilters: Set<String> = ["ExtensionRef", "CORS", "ExternalAuth"]
 
     static func filter(_ field: YAMLField, routeNamespace: String) throws -> HTTPRouteFilter {
         let fields = try field.fields(allowing: filterFields)
@@ -29,6 +29,7 @@ extension HTTPRoute {
         case "RequestHeaderModifier": return .requestHeaderModifier(try headerModifier(block))
         case "ResponseHeaderModifier": return .responseHeaderModifier(try headerModifier(block))
         case "URLRewrite": return .urlRewrite(try urlRewrite(block))
+        case "RequestRedirect": return .requestRedirect(try requestRedirect(block))
         default: return .requestMirror(try requestMirror(block, routeNamespace: routeNamespace))
         }
     }
@@ -66,29 +67,55 @@ extension HTTPRoute {
 
     static func urlRewrite(_ field: YAMLField) throws -> URLRewrite {
         let fields = try field.fields(allowing: ["hostname", "path"])
-        var rewrite = URLRewrite()
-        if let hostField = fields["hostname"], !hostField.isNull {
-            let host = try hostname(hostField)
-            guard !host.hasPrefix("*.") else { throw hostField.error("\(hostField.path): a rewrite hostname cannot be a wildcard") }
-            rewrite.hostname = host
-        }
-        if let pathField = fields["path"], !pathField.isNull {
-            let path = try pathField.fields(allowing: ["type", "replaceFullPath", "replacePrefixMatch"])
-            let type = try path.requiredString("type", in: pathField)
-            let key: String
-            switch type {
-            case "ReplaceFullPath": key = "replaceFullPath"
-            case "ReplacePrefixMatch": key = "replacePrefixMatch"
-            default:
-                throw pathField.error("\(pathField.path).type '\(type)' is not one of ReplaceFullPath, ReplacePrefixMatch", atKey: "type")
+        return URLRewrite(hostname: try preciseHostname(fields["hostname"], of: "rewrite"), path: try pathModifier(fields["path"]))
+    }
+
+    static func requestRedirect(_ field: YAMLField) throws -> RequestRedirect {
+        let fields = try field.fields(allowing: ["scheme", "hostname", "path", "port", "statusCode"])
+        var redirect = RequestRedirect(hostname: try preciseHostname(fields["hostname"], of: "redirect"), path: try pathModifier(fields["path"]))
+        if let schemeField = fields["scheme"], !schemeField.isNull {
+            let text = try schemeField.string()
+            guard let scheme = RequestRedirect.Scheme(rawValue: text) else {
+                throw schemeField.error("\(schemeField.path) '\(text)' is not one of http, https")
             }
-            let value = try path.string(key) ?? "/"
-            guard value.hasPrefix("/") else {
-                throw (path[key] ?? pathField).error("\(pathField.path).\(key) '\(value)' must start with '/'")
-            }
-            rewrite.path = key == "replaceFullPath" ? .replaceFullPath(value) : .replacePrefixMatch(value)
+            redirect.scheme = scheme
         }
-        return rewrite
+        redirect.port = try fields.int("port", in: 1...65535)
+        if let status = try fields.int("statusCode", in: 100...599) {
+            guard RequestRedirect.statusCodes.contains(status) else {
+                let allowed = RequestRedirect.statusCodes.sorted().map(String.init).joined(separator: ", ")
+                throw (fields["statusCode"] ?? field).error("\(field.path).statusCode \(status) is not a redirect status (\(allowed))")
+            }
+            redirect.statusCode = status
+        }
+        return redirect
+    }
+
+    /// A filter's `hostname`: one name, never a wildcard.
+    static func preciseHostname(_ field: YAMLField?, of filter: String) throws -> String? {
+        guard let field, !field.isNull else { return nil }
+        let host = try hostname(field)
+        guard !host.hasPrefix("*.") else { throw field.error("\(field.path): a \(filter) hostname cannot be a wildcard") }
+        return host
+    }
+
+    /// HTTPPathModifier, shared by URLRewrite and RequestRedirect.
+    static func pathModifier(_ field: YAMLField?) throws -> HTTPPathModifier? {
+        guard let field, !field.isNull else { return nil }
+        let path = try field.fields(allowing: ["type", "replaceFullPath", "replacePrefixMatch"])
+        let type = try path.requiredString("type", in: field)
+        let key: String
+        switch type {
+        case "ReplaceFullPath": key = "replaceFullPath"
+        case "ReplacePrefixMatch": key = "replacePrefixMatch"
+        default:
+            throw field.error("\(field.path).type '\(type)' is not one of ReplaceFullPath, ReplacePrefixMatch", atKey: "type")
+        }
+        let value = try path.string(key) ?? "/"
+        guard value.hasPrefix("/") else {
+            throw (path[key] ?? field).error("\(field.path).\(key) '\(value)' must start with '/'")
+        }
+        return key == "replaceFullPath" ? .replaceFullPath(value) : .replacePrefixMatch(value)
     }
 
     static func requestMirror(_ field: YAMLField, routeNamespace: String) throws -> RequestMirror {
@@ -115,28 +142,33 @@ extension HTTPRoute {
         return RequestMirror(service: service, port: port, fraction: fraction)
     }
 
-    /// At most one of each modifier per rule, and ReplacePrefixMatch only where
-    /// every match is a PathPrefix (there is no matched prefix to replace otherwise).
+    /// At most one of each modifier per rule, not both URLRewrite and
+    /// RequestRedirect, and ReplacePrefixMatch only where every match is a
+    /// PathPrefix (there is no matched prefix to replace otherwise).
     static func checkFilters(_ filters: [HTTPRouteFilter], matches: [HTTPRouteMatch], in rule: YAMLField,
                              filtersField: YAMLField?) throws {
         var seen: Set<String> = []
         for (index, filter) in filters.enumerated() {
             let item = try filtersField?.list()[index] ?? rule
             let kind: String
+            let path: HTTPPathModifier?
             switch filter {
-            case .requestHeaderModifier: kind = "RequestHeaderModifier"
-            case .responseHeaderModifier: kind = "ResponseHeaderModifier"
-            case .urlRewrite(let rewrite):
-                kind = "URLRewrite"
-                if case .replacePrefixMatch = rewrite.path {
-                    let prefixOnly = matches.allSatisfy { if case .prefix = $0.path { true } else { false } }
-                    guard prefixOnly else {
-                        throw item.error("\(item.path): ReplacePrefixMatch needs every match of the rule to be a PathPrefix")
-                    }
-                }
+            case .requestHeaderModifier: (kind, path) = ("RequestHeaderModifier", nil)
+            case .responseHeaderModifier: (kind, path) = ("ResponseHeaderModifier", nil)
+            case .urlRewrite(let rewrite): (kind, path) = ("URLRewrite", rewrite.path)
+            case .requestRedirect(let redirect): (kind, path) = ("RequestRedirect", redirect.path)
             case .requestMirror: continue
             }
+            if case .replacePrefixMatch = path {
+                let prefixOnly = matches.allSatisfy { if case .prefix = $0.path { true } else { false } }
+                guard prefixOnly else {
+                    throw item.error("\(item.path): ReplacePrefixMatch needs every match of the rule to be a PathPrefix")
+                }
+            }
             guard seen.insert(kind).inserted else { throw item.error("\(item.path): \(kind) appears twice in one rule") }
+            guard !seen.isSuperset(of: ["URLRewrite", "RequestRedirect"]) else {
+                throw item.error("\(item.path): a rule takes URLRewrite or RequestRedirect, not both")
+            }
         }
     }
 }

@@ -1,9 +1,10 @@
-/// The HTTPRoute filters Ferry applies. RequestRedirect, ExtensionRef, CORS and
-/// ExternalAuth are refused when read.
+/// The HTTPRoute filters Ferry applies. ExtensionRef, CORS and ExternalAuth are
+/// refused when read.
 public enum HTTPRouteFilter: Hashable, Sendable {
     case requestHeaderModifier(HeaderModifier)
     case responseHeaderModifier(HeaderModifier)
     case urlRewrite(URLRewrite)
+    case requestRedirect(RequestRedirect)
     case requestMirror(RequestMirror)
 }
 
@@ -40,21 +41,51 @@ public struct HeaderModifier: Hashable, Sendable {
     }
 }
 
-public struct URLRewrite: Hashable, Sendable {
-    public enum PathModifier: Hashable, Sendable {
-        /// The whole path (the query is kept).
-        case replaceFullPath(String)
-        /// Only the part the rule's PathPrefix matched; the rest is kept.
-        case replacePrefixMatch(String)
-    }
+/// How URLRewrite and RequestRedirect change a request's path.
+public enum HTTPPathModifier: Hashable, Sendable {
+    /// The whole path (the query is kept).
+    case replaceFullPath(String)
+    /// Only the part the rule's PathPrefix matched; the rest is kept.
+    case replacePrefixMatch(String)
+}
 
+public struct URLRewrite: Hashable, Sendable {
     /// Replaces the Host / :authority sent upstream.
     public var hostname: String?
-    public var path: PathModifier?
+    public var path: HTTPPathModifier?
 
-    public init(hostname: String? = nil, path: PathModifier? = nil) {
+    public init(hostname: String? = nil, path: HTTPPathModifier? = nil) {
         self.hostname = hostname
         self.path = path
+    }
+}
+
+/// Answers the request with a redirect instead of forwarding it. What is not
+/// written comes from the request: its scheme (http, inside the mesh), host,
+/// path and port.
+public struct RequestRedirect: Hashable, Sendable {
+    public enum Scheme: String, Hashable, Sendable {
+        case http, https
+
+        public var wellKnownPort: Int { self == .http ? 80 : 443 }
+    }
+
+    /// The statuses Gateway API allows (302 when not written).
+    public static let statusCodes: Set<Int> = [301, 302, 303, 307, 308]
+
+    public var scheme: Scheme?
+    public var hostname: String?
+    public var path: HTTPPathModifier?
+    public var port: Int?
+    public var statusCode: Int
+
+    public init(scheme: Scheme? = nil, hostname: String? = nil, path: HTTPPathModifier? = nil, port: Int? = nil,
+                statusCode: Int = 302) {
+        self.scheme = scheme
+        self.hostname = hostname
+        self.path = path
+        self.port = port
+        self.statusCode = statusCode
     }
 }
 

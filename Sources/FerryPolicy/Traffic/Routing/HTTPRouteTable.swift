@@ -142,8 +142,11 @@ public final class HTTPRouteTable: Sendable {
             case .requestHeaderModifier(let modifier): decision.requestHeaders = modifier
             case .responseHeaderModifier(let modifier): decision.responseHeaders = modifier
             case .urlRewrite(let rewrite):
-                decision.path = rewrite.path(for: request, matchedPrefix: matchedPrefix)
+                decision.path = rewrite.path.path(for: request, matchedPrefix: matchedPrefix)
                 if let hostname = rewrite.hostname { decision.authority = hostname }
+            case .requestRedirect(let redirect):
+                decision.action = .redirect(status: redirect.statusCode,
+                                            location: redirect.location(for: request, matchedPrefix: matchedPrefix, servicePort: parentPort.port))
             case .requestMirror(let mirror):
                 // A mirror naming a missing Service is skipped: a copy must never fail the request.
                 if Double.random(in: 0..<1, using: &rng) < mirror.fraction,
@@ -152,6 +155,8 @@ public final class HTTPRouteTable: Sendable {
                 }
             }
         }
+        // A redirected request goes nowhere, copies included.
+        if case .redirect = decision.action { decision.mirrors = [] }
         return decision
     }
 

@@ -2,7 +2,8 @@ import FerryMesh
 
 /// What to do with one request, as the route table decided it. Everything is
 /// resolved: the backend Service and port, its DestinationRule policy, the
-/// upstream path and authority after URLRewrite, the mirrors already sampled.
+/// upstream path and authority after URLRewrite (or the redirect instead), the
+/// mirrors already sampled.
 public struct RouteDecision: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         /// Send to this backend (pick an endpoint with its policy's load balancer).
@@ -10,6 +11,8 @@ public struct RouteDecision: Sendable, Equatable {
         /// Answer without forwarding: 500 when the rule's backends are all
         /// weight 0 or name a Service or port that does not exist (Gateway API).
         case respond(status: Int, reason: String)
+        /// Answer with a redirect (RequestRedirect): a 3xx status and its `Location`.
+        case redirect(status: Int, location: String)
     }
 
     public var action: Action
