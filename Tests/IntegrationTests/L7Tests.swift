@@ -248,7 +248,11 @@ struct L7Tests {
         spec:
           host: slow
           trafficPolicy:
-            connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 1}}
+            connectionPool: {tcp: {maxConnections: 1000}}
+            # The port's own settings replace the rule's policy for port 80.
+            portLevelSettings:
+            - port: {number: 80}
+              connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, http2MaxRequests: 1}}
         """)
         // While the budget allows (here its reserve of 10 retries a second covers
         // the ~6 a second needed, one per request on average), retries turn a

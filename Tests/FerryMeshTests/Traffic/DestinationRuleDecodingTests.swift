@@ -25,6 +25,10 @@ import Testing
               maxEjectionPercent: 50
               minHealthPercent: 20
             tls: {mode: ISTIO_MUTUAL}
+            portLevelSettings:
+            - port: {number: 8080}
+              loadBalancer: {simple: RANDOM}
+              tls: {mode: ISTIO_MUTUAL}
           subsets:
           - name: v1
             labels: {version: v1}
@@ -32,6 +36,9 @@ import Testing
             labels: {version: v2}
             trafficPolicy:
               loadBalancer: {simple: ROUND_ROBIN}
+              portLevelSettings:
+              - port: {number: 9443}
+                connectionPool: {tcp: {maxConnections: 1}}
         """)
         #expect(rule.host == ServiceName(name: "reviews", namespace: "demo"))
         let policy = rule.trafficPolicy
@@ -44,12 +51,19 @@ import Testing
                                                                     maxEjectionPercent: 50, minHealthPercent: 20))
         #expect(rule.subsets.map(\.name) == ["v1", "v2"])
         #expect(rule.subsets[1].labels == ["version": "v2"])
+        // A port's settings replace the whole policy: what they leave out is Istio's default.
+        #expect(policy.portLevelSettings == [8080: TrafficPolicy(loadBalancer: .random)])
+        #expect(policy.forPort(8080) == TrafficPolicy(loadBalancer: .random))
+        #expect(policy.forPort(9080) == TrafficPolicy(loadBalancer: policy.loadBalancer, connectionPool: policy.connectionPool,
+                                                      outlierDetection: policy.outlierDetection))
         // A subset overrides the sections it writes and inherits the rest.
-        let v2 = try #require(rule.trafficPolicy(forSubset: "v2"))
+        let v2 = try #require(rule.trafficPolicy(forSubset: "v2", port: 9080))
         #expect(v2.loadBalancer == .roundRobin)
         #expect(v2.connectionPool == policy.connectionPool)
-        #expect(rule.trafficPolicy(forSubset: "v1") == policy)
-        #expect(rule.trafficPolicy(forSubset: "v9") == nil)
+        #expect(rule.trafficPolicy(forSubset: "v2", port: 8080) == TrafficPolicy(loadBalancer: .roundRobin))
+        #expect(rule.trafficPolicy(forSubset: "v2", port: 9443) == TrafficPolicy(connectionPool: ConnectionPoolSettings(maxConnections: 1)))
+        #expect(rule.trafficPolicy(forSubset: "v1", port: 9080) == policy.forPort(9080))
+        #expect(rule.trafficPolicy(forSubset: "v9", port: 9080) == nil)
     }
 
     @Test(arguments: ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"])
@@ -113,8 +127,26 @@ import Testing
         Rejection(name: "simple and consistentHash", spec: "  host: a\n  trafficPolicy:\n    loadBalancer:\n      simple: RANDOM\n      consistentHash: {useSourceIp: true}\n",
                   line: 8, message: "write simple or consistentHash, not both"),
         Rejection(name: "TLS SIMPLE", spec: "  host: a\n  trafficPolicy:\n    tls:\n      mode: SIMPLE\n", line: 8, message: "mode SIMPLE is not supported"),
-        Rejection(name: "portLevelSettings", spec: "  host: a\n  trafficPolicy:\n    portLevelSettings: []\n", line: 7,
-                  message: "portLevelSettings is not supported"),
+        Rejection(name: "port settings twice", spec: """
+              host: a
+              trafficPolicy:
+                portLevelSettings:
+                - {port: {number: 80}, loadBalancer: {simple: RANDOM}}
+                - {port: {number: 80}, loadBalancer: {simple: ROUND_ROBIN}}
+
+            """, line: 9, message: "spec.trafficPolicy.portLevelSettings[1].port.number 80 has settings twice"),
+        Rejection(name: "port settings without a port", spec: "  host: a\n  trafficPolicy:\n    portLevelSettings:\n    - loadBalancer: {simple: RANDOM}\n",
+                  line: 8, message: "portLevelSettings[0].port is required"),
+        Rejection(name: "port settings with a port name", spec: "  host: a\n  trafficPolicy:\n    portLevelSettings:\n    - port: {name: http}\n",
+                  line: 8, message: "name"),
+        Rejection(name: "port settings with TLS SIMPLE", spec: """
+              host: a
+              trafficPolicy:
+                portLevelSettings:
+                - port: {number: 443}
+                  tls: {mode: SIMPLE}
+
+            """, line: 9, message: "mode SIMPLE is not supported"),
         Rejection(name: "deprecated consecutiveErrors", spec: "  host: a\n  trafficPolicy:\n    outlierDetection:\n      consecutiveErrors: 3\n",
                   line: 8, message: "use consecutive5xxErrors"),
         Rejection(name: "maxEjectionPercent over 100", spec: "  host: a\n  trafficPolicy:\n    outlierDetection: {maxEjectionPercent: 150}\n",

@@ -166,7 +166,11 @@ import Testing
     }
 
     @Test func theBackendCarriesItsDestinationRule() throws {
-        let table = try Bookinfo.table(Bookinfo.route("r", rules: "  - backendRefs: [{name: reviews-v2, port: 9080}]\n") + """
+        let table = try Bookinfo.table(Bookinfo.route("r", rules: """
+          - matches: [{path: {value: /admin}}]
+            backendRefs: [{name: reviews-v2, port: 8080}]
+          - backendRefs: [{name: reviews-v2, port: 9080}]
+        """) + """
 
         ---
         apiVersion: networking.istio.io/v1
@@ -177,12 +181,20 @@ import Testing
           trafficPolicy:
             loadBalancer: {simple: ROUND_ROBIN}
             outlierDetection: {consecutive5xxErrors: 3}
+            portLevelSettings:
+            - port: {number: 8080}
+              connectionPool: {http: {http2MaxRequests: 5}}
         """)
         let policy = try #require(table.decide(request("/"))?.backend?.policy)
         #expect(policy.destinationRule == "demo/v2")
         #expect(policy.loadBalancer == .roundRobin)
         #expect(policy.outlierDetection?.consecutive5xxErrors == 3)
         #expect(policy.connectionPool == ConnectionPoolSettings())
+        // Port 8080 has its own settings, which replace the rule's policy whole.
+        let admin = try #require(table.decide(request("/admin"))?.backend?.policy)
+        #expect(admin.destinationRule == "demo/v2")
+        #expect(admin.connectionPool.maxRequests == 5)
+        #expect(admin.loadBalancer == .istioDefault && admin.outlierDetection == nil)
     }
 
     @Test func headerModifiersRemoveThenSetThenAdd() {

@@ -44,19 +44,38 @@ extension DestinationRule {
 
     static func trafficPolicy(_ field: YAMLField) throws -> TrafficPolicy {
         let fields = try field.fields(allowing: policyFields)
-        try fields.refuse(["portLevelSettings", "tunnel", "proxyProtocol", "retryBudget"], in: field) { key in
-            switch key {
-            case "portLevelSettings": "write one policy for the Service"
-            case "retryBudget": "Ferry applies its own retry budget (20% of requests) to every destination"
-            default: "Ferry's node agents carry traffic over HBONE"
+        try fields.refuse(["tunnel", "proxyProtocol", "retryBudget"], in: field) { key in
+            key == "retryBudget" ? "Ferry applies its own retry budget (20% of requests) to every destination"
+                : "Ferry's node agents carry traffic over HBONE"
+        }
+        var policy = try sections(fields)
+        for item in try fields.list("portLevelSettings") {
+            let (port, portPolicy) = try portTrafficPolicy(item)
+            guard policy.portLevelSettings.updateValue(portPolicy, forKey: port) == nil else {
+                throw item.error("\(item.path).port.number \(port) has settings twice")
             }
         }
+        return policy
+    }
+
+    /// The sections a policy and its per-port policies share.
+    static func sections(_ fields: [String: YAMLField]) throws -> TrafficPolicy {
         if let tls = fields["tls"] { try checkTLS(tls) }
         return TrafficPolicy(
             loadBalancer: try fields["loadBalancer"].flatMap { $0.isNull ? nil : try loadBalancer($0) },
             connectionPool: try fields["connectionPool"].map(connectionPool),
             outlierDetection: try fields["outlierDetection"].map(outlierDetection)
         )
+    }
+
+    /// One `portLevelSettings` item: a Service port number and its policy.
+    static func portTrafficPolicy(_ field: YAMLField) throws -> (Int, TrafficPolicy) {
+        let fields = try field.fields(allowing: ["port", "loadBalancer", "connectionPool", "outlierDetection", "tls"])
+        let portField = try fields.required("port", in: field)
+        guard let port = try portField.fields(allowing: ["number"]).int("number", in: 1...65535) else {
+            throw portField.error("\(portField.path).number is required")
+        }
+        return (port, try sections(fields))
     }
 
     /// Ferry always speaks mesh mTLS between agents, which is what ISTIO_MUTUAL

@@ -36,9 +36,13 @@ public struct DestinationRule: Hashable, Sendable {
         }
     }
 
-    /// The policy for a subset: the subset's sections where written, else the rule's.
-    public func trafficPolicy(forSubset name: String) -> TrafficPolicy? {
-        subsets.first { $0.name == name }.map { trafficPolicy.overridden(by: $0.trafficPolicy) }
+    /// The policy for a subset on a Service port, as Istio merges them: the
+    /// rule's policy for the port, then the subset's sections where written —
+    /// all of them when the subset has settings for that port.
+    public func trafficPolicy(forSubset name: String, port: Int) -> TrafficPolicy? {
+        guard let subset = subsets.first(where: { $0.name == name }) else { return nil }
+        let own = subset.trafficPolicy.portLevelSettings[port]
+        return own ?? trafficPolicy.forPort(port).overridden(by: subset.trafficPolicy.forPort(port))
     }
 }
 
@@ -48,12 +52,23 @@ public struct TrafficPolicy: Hashable, Sendable {
     public var connectionPool: ConnectionPoolSettings?
     /// nil: no outlier detection (Istio enables it only when written).
     public var outlierDetection: OutlierDetectionSettings?
+    /// `portLevelSettings` by Service port number. Each replaces the whole
+    /// policy for its port: what it leaves out takes Istio's default, not the
+    /// rule's value (Istio's documented reading).
+    public var portLevelSettings: [Int: TrafficPolicy]
 
     public init(loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
-                outlierDetection: OutlierDetectionSettings? = nil) {
+                outlierDetection: OutlierDetectionSettings? = nil, portLevelSettings: [Int: TrafficPolicy] = [:]) {
         self.loadBalancer = loadBalancer
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
+        self.portLevelSettings = portLevelSettings
+    }
+
+    /// What applies to requests for one Service port.
+    public func forPort(_ port: Int) -> TrafficPolicy {
+        portLevelSettings[port] ?? TrafficPolicy(loadBalancer: loadBalancer, connectionPool: connectionPool,
+                                                 outlierDetection: outlierDetection)
     }
 
     /// Istio merges subset policies over the rule's at the level of sections.

@@ -168,7 +168,7 @@ public final class HTTPRouteTable: Sendable {
     func backend(_ service: MeshService, _ port: ServicePort, clientNamespace: String?) -> RouteBackend {
         let rule = state.destinationRule(for: service, clientNamespace: clientNamespace)
         return RouteBackend(service: service, port: port,
-                            policy: ResolvedTrafficPolicy(rule?.trafficPolicy ?? TrafficPolicy(), destinationRule: rule?.key))
+                            policy: ResolvedTrafficPolicy(rule?.trafficPolicy.forPort(port.port) ?? TrafficPolicy(), destinationRule: rule?.key))
     }
 
     /// The fault rules for requests a client sends to `service` (VirtualServices
