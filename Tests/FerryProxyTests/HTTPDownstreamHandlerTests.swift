@@ -41,11 +41,22 @@ import Testing
         #expect(received.lowercased().contains("connection: close"))
     }
 
+    /// curl and Java clients send `Expect: 100-continue` before a body and wait
+    /// (curl a whole second) for the interim answer; the body then reaches the
+    /// proxy, and the Expect stays on this hop.
+    @Test func expectContinueIsAnsweredBeforeTheBodyIsSent() async throws {
+        let head = "POST /upload HTTP/1.1\r\nHost: web\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        let received = try await exchange(head, then: (after: "\r\n\r\n", send: "hello")) { $0.contains("expect=") }
+        #expect(received.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"), "\(received)")
+        #expect(received.hasSuffix("\r\n\r\n/upload hello expect=none"), "\(received)")
+    }
+
     /// Sends `request` to a server whose proxy answers with the request path
-    /// (`/slow` after 100 ms, 8 MiB of "x" for `/large`) and reads until `done`
-    /// or the server closes.
-    private func exchange(_ request: String, halfClose: Bool = false, maxBodySize: Int = 1 << 20,
-                          until done: @escaping @Sendable (String) -> Bool) async throws -> String {
+    /// (`/slow` after 100 ms, 8 MiB of "x" for `/large`, path, body and Expect
+    /// header for `/upload`) and reads until `done` or the server closes. With
+    /// `then`, sends more once the answer so far contains `after`.
+    private func exchange(_ request: String, then: (after: String, send: String)? = nil, halfClose: Bool = false,
+                          maxBodySize: Int = 1 << 20, until done: @escaping @Sendable (String) -> Bool) async throws -> String {
         let group = MultiThreadedEventLoopGroup.singleton
         let server = try await ServerBootstrap(group: group)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -57,9 +68,12 @@ import Testing
                         HTTPServerProtocolErrorHandler(),
                         HTTPDownstreamHandler(maxBodySize: maxBodySize) { request in
                             if request.head.uri == "/slow" { try? await Task.sleep(for: .milliseconds(100)) }
-                            let body = request.head.uri == "/large"
-                                ? ByteBuffer(repeating: UInt8(ascii: "x"), count: Self.largeBodySize)
-                                : ByteBuffer(string: request.head.uri)
+                            let body = switch request.head.uri {
+                            case "/large": ByteBuffer(repeating: UInt8(ascii: "x"), count: Self.largeBodySize)
+                            case "/upload":
+                                ByteBuffer(string: "/upload \(String(buffer: request.body)) expect=\(request.head.headers["expect"].first ?? "none")")
+                            default: ByteBuffer(string: request.head.uri)
+                            }
                             return ProxiedResponse(head: HTTPResponseHead(version: .http1_1, status: .ok), body: body, trailers: nil)
                         },
                     ])
@@ -81,8 +95,13 @@ import Testing
                     try await outbound.write(ByteBuffer(string: request))
                     if halfClose { outbound.finish() }
                     var received = ""
+                    var more = then
                     for try await chunk in inbound {
                         received += String(buffer: chunk)
+                        if let next = more, received.contains(next.after) {
+                            more = nil
+                            try await outbound.write(ByteBuffer(string: next.send))
+                        }
                         if done(received) { break }
                     }
                     return received

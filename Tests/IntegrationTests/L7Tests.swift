@@ -133,6 +133,15 @@ struct L7Tests {
         let canary = try setup.requests("http://198.19.0.10/canary", count: 50, headers: ["x-canary:true"])
         #expect(canary.workloads == ["v2": 50], "\(canary.workloads)")
 
+        // Expect: 100-continue is answered by the agent, so curl sends its body
+        // at once instead of after its timeout (3 s here).
+        let upload = String(repeating: "x", count: 2000)
+        let expect = try setup.a.run(in: "client", ["curl", "-s", "-w", "\\n%{http_code} %{time_total}", "--expect100-timeout", "3",
+                                                    "-H", "Expect: 100-continue", "--data-binary", upload, "http://198.19.0.11/upload"])
+        let expectStatus = expect.stdout.split(separator: "\n").last?.split(separator: " ") ?? []
+        #expect(expectStatus.first == "200" && (Double(expectStatus.last ?? "") ?? 9) < 1.5, "\(expect.output)")
+        #expect(expect.stdout.contains(upload), "the body reached the backend: \(expect.output)")
+
         // An Upgrade passes: 101 from the backend, then raw bytes both ways.
         let upgrade = try setup.a.run(in: "client", ["python3", "-c", """
             import socket

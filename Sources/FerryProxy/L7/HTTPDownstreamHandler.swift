@@ -49,6 +49,8 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var lastWrite: EventLoopFuture<Void>?
     /// Request tasks run on this connection's event loop (see EventLoopTaskExecutor).
     private var executor: EventLoopTaskExecutor?
+    /// The request being read asked for `100 Continue` and has not had it.
+    private var continueOwed = false
 
     init(maxBodySize: Int = 64 << 20, upgrade: Upgrade? = nil, handle: @escaping Handle) {
         self.handle = handle
@@ -58,16 +60,21 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
+        case .head(var head):
             body = context.channel.allocator.buffer(capacity: 0)
             tooLarge = false
             if upgrade != nil, Self.isUpgrade(head) {
-                self.head = nil
                 // Nothing after the upgrade is HTTP: stop reading until it is wired.
                 try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
                 enqueue(.upgrade(ProxiedRequest(head: head, body: body, trailers: nil)), context: context)
+                return
             }
+            // The proxy collects the whole body before forwarding, so it answers
+            // the Expect itself (as Envoy does) and the header stays on this hop.
+            continueOwed = Self.expectsContinue(head)
+            if continueOwed { head.headers.remove(name: "expect") }
+            self.head = head
+            sendOwedContinue(context: context)
         case .body(var chunk):
             guard head != nil else { return }
             if body.readableBytes + chunk.readableBytes > maxBodySize {
@@ -78,6 +85,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .end(let trailers):
             guard let head else { return }
             self.head = nil
+            continueOwed = false
             enqueue(tooLarge ? .tooLarge(head.version) : .request(ProxiedRequest(head: head, body: body, trailers: trailers)),
                     context: context)
         }
@@ -148,6 +156,15 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
             readHeld = false
             context.read()
         }
+        sendOwedContinue(context: context)
+    }
+
+    /// `100 Continue` for the request being read, once it is its turn: an
+    /// interim answer must not land inside an earlier request's answer.
+    private func sendOwedContinue(context: ChannelHandlerContext) {
+        guard continueOwed, !busy, queue.isEmpty, let head else { return }
+        continueOwed = false
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
     }
 
     private func write(_ response: ProxiedResponse, keepAlive: Bool, context: ChannelHandlerContext) {
@@ -172,6 +189,12 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         let channel = context.channel
         guard let lastWrite else { return channel.close(promise: nil) }
         lastWrite.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// RFC 9110 §10.1.1: only HTTP/1.1 (and later) clients wait for 100 Continue.
+    static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        head.version.major == 1 && head.version.minor >= 1
+            && head.headers["expect"].contains { $0.lowercased().filter { $0 != " " && $0 != "\t" } == "100-continue" }
     }
 
     static func isUpgrade(_ head: HTTPRequestHead) -> Bool {
