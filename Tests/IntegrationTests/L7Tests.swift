@@ -142,6 +142,13 @@ struct L7Tests {
         #expect(expectStatus.first == "200" && (Double(expectStatus.last ?? "") ?? 9) < 1.5, "\(expect.output)")
         #expect(expect.stdout.contains(upload), "the body reached the backend: \(expect.output)")
 
+        // A response the agent cannot hold (an endless event stream) is a 502,
+        // not unbounded memory; the agent carries on.
+        let endless = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "20",
+                                                     "http://198.19.0.11/__endless"])
+        #expect(endless.stdout == "502", "\(endless.output)")
+        #expect(setup.mesh.agents[0].process!.isRunning)
+
         // An Upgrade passes: 101 from the backend, then raw bytes both ways.
         let upgrade = try setup.a.run(in: "client", ["python3", "-c", """
             import socket

@@ -52,7 +52,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The request being read asked for `100 Continue` and has not had it.
     private var continueOwed = false
 
-    init(maxBodySize: Int = 64 << 20, upgrade: Upgrade? = nil, handle: @escaping Handle) {
+    init(maxBodySize: Int = HTTPBodyLimit.bytes, upgrade: Upgrade? = nil, handle: @escaping Handle) {
         self.handle = handle
         self.upgrade = upgrade
         self.maxBodySize = maxBodySize

@@ -229,6 +229,11 @@ final class L7Proxy: Sendable {
                 inFlight.end(endpoint)
                 outcome.flags = .upstreamOverflow
                 return (.local(.serviceUnavailable, reason: "circuit breaker: maxConnections", version: version), outcome)
+            } catch UpstreamFailure.responseTooLarge(let limit) {
+                // The upstream answered; Ferry cannot hold the answer. Not a retry or ejection case.
+                inFlight.end(endpoint)
+                return (.local(.badGateway, reason: "upstream response body over \(limit) bytes (Ferry holds whole bodies)", version: version),
+                        outcome)
             } catch {
                 result = .reset
             }

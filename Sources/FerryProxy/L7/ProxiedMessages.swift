@@ -4,6 +4,14 @@ import FerryTelemetry
 
 /// A whole HTTP request as the L7 proxy handles it. Bodies are buffered: retries
 /// and mirrors replay them, and routing may look at nothing but the head.
+/// The proxy holds each HTTP body whole before passing it on (it does not
+/// stream bodies yet), so every body it holds is bounded: a larger request
+/// gets 413, a larger response 502, and an endless one (server-sent events)
+/// cannot grow the agent's memory without end.
+enum HTTPBodyLimit {
+    static let bytes = 64 << 20
+}
+
 struct ProxiedRequest: Sendable {
     var head: HTTPRequestHead
     var body: ByteBuffer

@@ -8,6 +8,8 @@ enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
     case reset(String)
     case timedOut
     case overflow(String)
+    /// The response body passed the limit; the connection was closed.
+    case responseTooLarge(Int)
 
     var description: String {
         switch self {
@@ -15,6 +17,7 @@ enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
         case .reset(let detail): "upstream reset: \(detail)"
         case .timedOut: "upstream request timed out"
         case .overflow(let detail): "upstream overflow: \(detail)"
+        case .responseTooLarge(let limit): "upstream response body over \(limit) bytes"
         }
     }
 }
@@ -33,6 +36,11 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// False once the channel closed or the peer asked to close.
     private(set) var reusable = true
+    private let maxBodySize: Int
+
+    init(maxBodySize: Int = HTTPBodyLimit.bytes) {
+        self.maxBodySize = maxBodySize
+    }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -74,6 +82,12 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
             head = responseHead
             if !responseHead.isKeepAlive { reusable = false }
         case .body(var chunk):
+            guard pending != nil else { return }
+            guard body.readableBytes + chunk.readableBytes <= maxBodySize else {
+                // The rest of the body has nowhere to go: the connection cannot be reused.
+                fail(UpstreamFailure.responseTooLarge(maxBodySize), context: context)
+                return
+            }
             body.writeBuffer(&chunk)
         case .end(let trailers):
             guard let head, let pending else { return }
@@ -91,8 +105,14 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(UpstreamFailure.reset("\(error)"), context: context)
+    }
+
+    private func fail(_ failure: UpstreamFailure, context: ChannelHandlerContext) {
         reusable = false
-        pending?.fail(UpstreamFailure.reset("\(error)"))
+        head = nil
+        body = ByteBuffer()
+        pending?.fail(failure)
         pending = nil
         context.close(promise: nil)
     }

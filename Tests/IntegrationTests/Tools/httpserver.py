@@ -6,7 +6,8 @@
 Answers every request with 200 and "NAME METHOD PATH" (plus the x-* request
 headers it saw, as JSON), except a random share R which get S (default 503),
 after an optional delay. Upgrade requests get 101 and then an echo of raw
-bytes (a stand-in for a WebSocket server). Counts requests: GET /__count."""
+bytes (a stand-in for a WebSocket server). Counts requests: GET /__count.
+GET /__endless answers an event stream that never ends (1 MiB events)."""
 import argparse
 import http.server
 import json
@@ -27,6 +28,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if self.path == "/__count":
             return self.reply(200, json.dumps({"requests": self.server.count}).encode())
+        if self.path == "/__endless":
+            return self.endless()
         with self.server.lock:
             self.server.count += 1
         if self.headers.get("upgrade"):
@@ -48,6 +51,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-") or k.lower() == "traceparent"}
         self.reply(200, json.dumps({"workload": config.name, "method": self.command, "path": self.path,
                                     "headers": seen, "body": body.decode(errors="replace")}).encode() + b"\n")
+
+    def endless(self):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        event = b"data: " + b"x" * (1 << 20) + b"\n\n"
+        self.close_connection = True
+        try:
+            while True:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+        except OSError:
+            return
 
     def reply(self, status, data):
         self.send_response(status)
