@@ -51,6 +51,16 @@ import Testing
         #expect(received.hasSuffix("\r\n\r\n/upload hello expect=none"), "\(received)")
     }
 
+    @Test func anAnswerToHEADKeepsTheUpstreamContentLength() async throws {
+        let received = try await exchange("HEAD /sized HTTP/1.1\r\nHost: web\r\n\r\nGET /after HTTP/1.1\r\nHost: web\r\n\r\n") {
+            $0.hasSuffix("/after")
+        }
+        let answers = received.components(separatedBy: "HTTP/1.1 200 OK")
+        #expect(answers.count == 3, "\(received)")
+        #expect(answers[1].lowercased().contains("content-length: 1234\r\n"), "the size a GET would return: \(received)")
+        #expect(answers[1].hasSuffix("\r\n\r\n"), "no body after the head: \(received)")
+    }
+
     /// Sends `request` to a server whose proxy answers with the request path
     /// (`/slow` after 100 ms, 8 MiB of "x" for `/large`, path, body and Expect
     /// header for `/upload`) and reads until `done` or the server closes. With
@@ -68,6 +78,10 @@ import Testing
                         HTTPServerProtocolErrorHandler(),
                         HTTPDownstreamHandler(maxBodySize: maxBodySize) { request in
                             if request.head.uri == "/slow" { try? await Task.sleep(for: .milliseconds(100)) }
+                            if request.head.uri == "/sized" {  // what an upstream answers to HEAD
+                                return ProxiedResponse(head: HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "1234"]),
+                                                       body: ByteBuffer(), trailers: nil)
+                            }
                             let body = switch request.head.uri {
                             case "/large": ByteBuffer(repeating: UInt8(ascii: "x"), count: Self.largeBodySize)
                             case "/upload":

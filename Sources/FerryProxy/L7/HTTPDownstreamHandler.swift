@@ -127,6 +127,8 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
                   keepAlive: false, context: context)
         case .request(let request):
             let keepAlive = request.head.isKeepAlive
+            // HTTP/1 only: NIO's HTTP/2 codec checks a Content-Length against the DATA sent.
+            let isHead = request.head.method == .HEAD && request.head.version.major < 2
             let handle = self.handle
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: ProxiedResponse.self)
@@ -135,7 +137,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
             Task(executorPreference: executor) { promise.succeed(await handle(request)) }
             promise.futureResult.whenSuccess { response in
                 let (this, context) = bound.value
-                this.write(response, keepAlive: keepAlive, context: context)
+                this.write(response, keepAlive: keepAlive, answeringHEAD: isHead, context: context)
             }
         }
     }
@@ -167,12 +169,18 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
     }
 
-    private func write(_ response: ProxiedResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+    /// An answer to HEAD keeps the upstream's Content-Length: it is the size a
+    /// GET would return (clients and registries read sizes that way), while
+    /// the body it describes is never sent.
+    private func write(_ response: ProxiedResponse, keepAlive: Bool, answeringHEAD: Bool = false, context: ChannelHandlerContext) {
         var head = response.head
         HopByHop.strip(&head.headers)
-        head.headers.remove(name: "content-length")
-        if response.trailers == nil || head.version.major >= 2 {
-            head.headers.replaceOrAdd(name: "content-length", value: "\(response.body.readableBytes)")
+        let describesGET = answeringHEAD && response.body.readableBytes == 0 && head.headers.contains(name: "content-length")
+        if !describesGET {
+            head.headers.remove(name: "content-length")
+            if response.trailers == nil || head.version.major >= 2 {
+                head.headers.replaceOrAdd(name: "content-length", value: "\(response.body.readableBytes)")
+            }
         }
         if !keepAlive && head.version.major < 2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
