@@ -2,11 +2,13 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// One exchange on an upstream channel, driven by hand: interim answers are
-/// skipped, and a response body past the limit fails the exchange and closes
-/// the connection instead of growing without end.
+/// skipped, a short response is collected whole (and past the limit fails the
+/// exchange and closes the connection), and a body of unknown length is passed
+/// on as it arrives.
 @Suite struct UpstreamExchangeTests {
     private func start(limit: Int) throws -> (EmbeddedChannel, EventLoopFuture<ProxiedResponse>) {
         let exchange = UpstreamExchange(maxBodySize: limit)
@@ -25,20 +27,47 @@ import Testing
         let (channel, response) = try start(limit: 8)
         try answer(channel, [
             .head(HTTPResponseHead(version: .http1_1, status: .continue)), .end(nil),
-            .head(HTTPResponseHead(version: .http1_1, status: .ok)),
+            .head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "8"])),
             .body(ByteBuffer(string: "1234")), .body(ByteBuffer(string: "5678")), .end(nil),
         ])
         let whole = try response.wait()
-        #expect(whole.head.status == .ok && String(buffer: whole.body) == "12345678")
+        #expect(whole.head.status == .ok && String(buffer: whole.body) == "12345678" && whole.rest == nil)
         #expect(channel.isActive)
     }
 
     @Test func aResponseBodyPastTheLimitFailsAndClosesTheConnection() throws {
         let (channel, response) = try start(limit: 8)
-        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok)), .body(ByteBuffer(string: "12345"))])
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "13"])),
+                             .body(ByteBuffer(string: "12345"))])
         #expect(channel.isActive, "under the limit so far")
         try answer(channel, [.body(ByteBuffer(string: "6789")), .body(ByteBuffer(string: "more")), .end(nil)])
         #expect(throws: UpstreamFailure.self) { try response.wait() }
         #expect(!channel.isActive, "the rest of the body has nowhere to go")
+    }
+
+    @Test func aBodyOfUnknownLengthIsPassedOnAsItArrives() throws {
+        let (channel, response) = try start(limit: 8)
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-type": "text/event-stream"]))])
+        let started = try response.wait()
+        let rest = try #require(started.rest, "the head is answered before the body ends")
+        let received = Mutex<[String]>([])
+        rest.start(on: channel.eventLoop) { event in
+            received.withLock { events in
+                switch event {
+                case .body(let chunk): events.append(String(buffer: chunk))
+                case .end: events.append("end")
+                case .failed: events.append("failed")
+                }
+            }
+        }
+        let total = Mutex(-1)
+        rest.whenDone { bytes in total.withLock { $0 = bytes } }
+        try answer(channel, [.body(ByteBuffer(string: "data: 1\n\n"))])
+        channel.embeddedEventLoop.run()
+        #expect(received.withLock { $0 } == ["data: 1\n\n"], "each part as it comes, past the collection limit")
+        try answer(channel, [.body(ByteBuffer(string: "data: 2\n\n")), .end(nil)])
+        channel.embeddedEventLoop.run()
+        #expect(received.withLock { $0 } == ["data: 1\n\n", "data: 2\n\n", "end"])
+        #expect(total.withLock { $0 } == 18)
     }
 }

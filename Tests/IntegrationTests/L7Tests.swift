@@ -142,12 +142,22 @@ struct L7Tests {
         #expect(expectStatus.first == "200" && (Double(expectStatus.last ?? "") ?? 9) < 1.5, "\(expect.output)")
         #expect(expect.stdout.contains(upload), "the body reached the backend: \(expect.output)")
 
-        // A response the agent cannot hold (an endless event stream) is a 502,
-        // not unbounded memory; the agent carries on.
-        let endless = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "20",
+        // Bodies of unknown length pass as they arrive: events come before the
+        // stream ends, and an endless one flows without the agent holding it.
+        let events = try setup.a.run(in: "client", ["curl", "-s", "-N", "-w", "\\n%{http_code} %{time_starttransfer} %{time_total}",
+                                                    "http://198.19.0.11/__events"])
+        let timing = events.stdout.split(separator: "\n").last?.split(separator: " ").compactMap { Double($0) } ?? []
+        #expect(events.stdout.contains("data: 0") && events.stdout.contains("data: 2"), "\(events.output)")
+        #expect(timing.count == 3 && timing[0] == 200 && timing[1] < 0.5 && timing[2] >= 0.9, "\(events.output)")
+        let endless = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-m", "3",
                                                      "http://198.19.0.11/__endless"])
-        #expect(endless.stdout == "502", "\(endless.output)")
-        #expect(setup.mesh.agents[0].process!.isRunning)
+        let received = endless.stdout.split(separator: " ")
+        #expect(received.first == "200" && (Int(received.last ?? "") ?? 0) > 8 << 20, "\(endless.output)")
+        let agent = setup.mesh.agents[0].process!
+        #expect(agent.isRunning)
+        let status = (try? String(contentsOfFile: "/proc/\(agent.pid)/status", encoding: .utf8)) ?? ""
+        let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        #expect((rssKiB ?? 0) > 0 && rssKiB! < 256 << 10, "the agent holds a bounded window, not the stream: \(rssKiB ?? -1) KiB")
 
         // An Upgrade passes: 101 from the backend, then raw bytes both ways.
         let upgrade = try setup.a.run(in: "client", ["python3", "-c", """

@@ -51,6 +51,8 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var executor: EventLoopTaskExecutor?
     /// The request being read asked for `100 Continue` and has not had it.
     private var continueOwed = false
+    /// The body being passed on to the client as it arrives.
+    private var streaming: ResponseBodyStream?
 
     init(maxBodySize: Int = HTTPBodyLimit.bytes, upgrade: Upgrade? = nil, handle: @escaping Handle) {
         self.handle = handle
@@ -175,8 +177,9 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func write(_ response: ProxiedResponse, keepAlive: Bool, answeringHEAD: Bool = false, context: ChannelHandlerContext) {
         var head = response.head
         HopByHop.strip(&head.headers)
+        // A streamed body keeps the upstream's Content-Length, or goes chunked without one.
         let describesGET = answeringHEAD && response.body.readableBytes == 0 && head.headers.contains(name: "content-length")
-        if !describesGET {
+        if !describesGET && response.rest == nil {
             head.headers.remove(name: "content-length")
             if response.trailers == nil || head.version.major >= 2 {
                 head.headers.replaceOrAdd(name: "content-length", value: "\(response.body.readableBytes)")
@@ -187,10 +190,46 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         if response.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(response.trailers)))
-        lastWrite = written
+        if let rest = response.rest {
+            context.flush()
+            return stream(rest, keepAlive: keepAlive, context: context)
+        }
+        end(response.trailers, keepAlive: keepAlive, context: context)
+    }
+
+    private func end(_ trailers: HTTPHeaders?, keepAlive: Bool, context: ChannelHandlerContext) {
+        lastWrite = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
         if !keepAlive { closeAfterWrites(context) }
         finished(keepAlive: keepAlive, context: context)
+    }
+
+    /// Passes the rest of a body on as it arrives; each part counts as
+    /// written (for the upstream's backpressure) once the socket took it.
+    private func stream(_ rest: ResponseBodyStream, keepAlive: Bool, context: ChannelHandlerContext) {
+        streaming = rest
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        rest.start(on: context.eventLoop) { event in
+            let (this, context) = bound.value
+            guard this.streaming === rest else { return }
+            switch event {
+            case .body(let chunk):
+                let size = chunk.readableBytes
+                context.writeAndFlush(this.wrapOutboundOut(.body(.byteBuffer(chunk)))).whenComplete { _ in rest.written(size) }
+            case .end(let trailers):
+                this.streaming = nil
+                this.end(trailers, keepAlive: keepAlive, context: context)
+            case .failed:
+                // Mid-body there is no status left to send: the client sees the connection end early.
+                this.streaming = nil
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        streaming?.cancel()
+        streaming = nil
+        context.fireChannelInactive()
     }
 
     private func closeAfterWrites(_ context: ChannelHandlerContext) {

@@ -66,9 +66,13 @@ final class L7Proxy: Sendable {
         let traceparent = trace.traceparent
         var response = await route(request, caller: caller, state: state, traceparent: traceparent, outcome: &outcome)
         response.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
-        report(request, response: response, caller: caller, state: state, outcome: outcome, trace: trace,
-               started: started, startedAt: startedAt)
-        span?.end(status: Int(response.head.status.code), attributes: spanAttributes(request, caller: caller, outcome: outcome))
+        let finished = { @Sendable [response, outcome] (restBytes: Int) in
+            self.report(request, response: response, responseBytes: response.body.readableBytes + restBytes, caller: caller,
+                        state: state, outcome: outcome, trace: trace, started: started, startedAt: startedAt)
+            span?.end(status: Int(response.head.status.code), attributes: self.spanAttributes(request, caller: caller, outcome: outcome))
+        }
+        // A streamed body is reported when it ends: its size and duration are known then.
+        if let rest = response.rest { rest.whenDone(finished) } else { finished(0) }
         return response
     }
 
@@ -165,7 +169,12 @@ final class L7Proxy: Sendable {
         }
         let finished: (ProxiedResponse, Outcome)?
         do {
-            finished = try await withDeadline(decision.timeouts.request) { await attempts() }
+            finished = try await withDeadline(decision.timeouts.request) {
+                let result = await attempts()
+                // Too late: the timeout answered. A streamed body nobody reads is closed.
+                if Task.isCancelled { result.0.rest?.cancel() }
+                return result
+            }
         } catch {
             finished = nil
         }
@@ -218,9 +227,11 @@ final class L7Proxy: Sendable {
             do {
                 let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
                 response = try await withDeadline(decision.timeouts.backendRequest) {
-                    try await self.upstreams.exchange(request, route: route) {
+                    let response = try await self.upstreams.exchange(request, route: route) {
                         breaker.tryAcquire(.connection) == .allowed
                     }
+                    if Task.isCancelled { response.rest?.cancel() }
+                    return response
                 }
                 result = response.map { .response(status: Int($0.head.status.code)) } ?? .timeout
             } catch UpstreamFailure.connectFailed {
@@ -245,6 +256,7 @@ final class L7Proxy: Sendable {
                                                      budget: budget, now: ContinuousClock.now, using: &rng),
                breaker.tryAcquire(.retry) == .allowed {
                 retries += 1
+                response?.rest?.cancel()
                 try? await Task.sleep(for: delay)
                 breaker.release(.retry)
                 continue
@@ -326,7 +338,7 @@ final class L7Proxy: Sendable {
         var copy = request
         if let host = copy.head.headers.first(name: "host") { copy.head.headers.replaceOrAdd(name: "host", value: host + "-shadow") }
         let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
-        Task { _ = try? await self.upstreams.exchange(copy, route: route) { true } }
+        Task { (try? await self.upstreams.exchange(copy, route: route) { true })?.rest?.cancel() }
     }
 
     static func requestInfo(_ request: ProxiedRequest, caller: Caller) -> HTTPRequestInfo {
@@ -349,7 +361,7 @@ final class L7Proxy: Sendable {
         for name in modifier.remove { headers.remove(name: name) }
     }
 
-    private func report(_ request: ProxiedRequest, response: ProxiedResponse, caller: Caller, state: MeshState,
+    private func report(_ request: ProxiedRequest, response: ProxiedResponse, responseBytes: Int, caller: Caller, state: MeshState,
                         outcome: Outcome, trace: TraceContext, started: ContinuousClock.Instant, startedAt: Date) {
         let elapsed = (ContinuousClock.now - started).seconds * 1000
         var labels = caller.record.labels
@@ -360,7 +372,7 @@ final class L7Proxy: Sendable {
         }
         let status = Int(response.head.status.code)
         metrics.record(.init(traffic: labels, responseCode: status), durationMilliseconds: elapsed,
-                       requestBytes: request.bodySize, responseBytes: response.body.readableBytes)
+                       requestBytes: request.bodySize, responseBytes: responseBytes)
         caller.record.requests.wrappingAdd(1, ordering: .relaxed)
         guard context.accessLog.isEnabled else { return }
         context.accessLog.log([

@@ -4,10 +4,10 @@ import FerryTelemetry
 
 /// A whole HTTP request as the L7 proxy handles it. Bodies are buffered: retries
 /// and mirrors replay them, and routing may look at nothing but the head.
-/// The proxy holds each HTTP body whole before passing it on (it does not
-/// stream bodies yet), so every body it holds is bounded: a larger request
-/// gets 413, a larger response 502, and an endless one (server-sent events)
-/// cannot grow the agent's memory without end.
+/// The most of one HTTP body the proxy holds: a request is collected whole
+/// (a larger one gets 413), and so is a response that announced a short
+/// Content-Length (one that outgrows it anyway gets 502). Longer responses
+/// are streamed (`ResponseBodyStream`).
 enum HTTPBodyLimit {
     static let bytes = 64 << 20
 }
@@ -20,11 +20,14 @@ struct ProxiedRequest: Sendable {
     var bodySize: Int { body.readableBytes }
 }
 
-/// A whole HTTP response.
+/// An HTTP response: whole, or its start with the rest still arriving.
 struct ProxiedResponse: Sendable {
     var head: HTTPResponseHead
     var body: ByteBuffer
     var trailers: HTTPHeaders?
+    /// The body that follows `body`, passed on as it arrives (then `trailers`
+    /// is nil and the stream's end carries them).
+    var rest: ResponseBodyStream? = nil
 
     /// A response ferryd makes itself (403, 429, 503 …), with a header naming why.
     static func local(_ status: HTTPResponseStatus, reason: String, version: HTTPVersion = .http1_1,

@@ -37,10 +37,18 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     /// False once the channel closed or the peer asked to close.
     private(set) var reusable = true
     private let maxBodySize: Int
+    /// The response whose body is being passed on as it arrives.
+    private var streaming: ResponseBodyStream?
+    private var answeringHEAD = false
 
     init(maxBodySize: Int = HTTPBodyLimit.bytes) {
         self.maxBodySize = maxBodySize
     }
+
+    /// Responses up to this size (by Content-Length) are collected whole, which
+    /// costs least and lets the proxy replay nothing; longer ones, and those
+    /// whose length is unknown (chunked: event streams, gRPC), are streamed.
+    static let collectedLimit = 64 << 10
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -57,6 +65,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         }
         pending = promise
         head = nil
+        answeringHEAD = request.head.method == .HEAD
         body = context.channel.allocator.buffer(capacity: 0)
         var requestHead = request.head
         requestHead.headers.remove(name: "content-length")
@@ -81,7 +90,14 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
             if responseHead.status.code >= 100 && responseHead.status.code < 200 && responseHead.status.code != 101 { return }
             head = responseHead
             if !responseHead.isKeepAlive { reusable = false }
+            if let pending, streams(responseHead) {
+                let stream = ResponseBodyStream(upstream: context.channel)
+                streaming = stream
+                self.pending = nil
+                pending.succeed(ProxiedResponse(head: responseHead, body: body, trailers: nil, rest: stream))
+            }
         case .body(var chunk):
+            if let streaming { return streaming.receive(.body(chunk)) }
             guard pending != nil else { return }
             guard body.readableBytes + chunk.readableBytes <= maxBodySize else {
                 // The rest of the body has nowhere to go: the connection cannot be reused.
@@ -90,6 +106,13 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
             }
             body.writeBuffer(&chunk)
         case .end(let trailers):
+            if let streaming {
+                self.streaming = nil
+                head = nil
+                streaming.receive(.end(trailers))
+                streaming.finishUpstream(reusable: reusable && context.channel.isActive)
+                return
+            }
             guard let head, let pending else { return }
             self.head = nil
             self.pending = nil
@@ -97,7 +120,22 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Whether the body follows as it arrives rather than whole.
+    private func streams(_ head: HTTPResponseHead) -> Bool {
+        guard !answeringHEAD, head.status.mayHaveResponseBody else { return false }
+        guard let length = head.headers.first(name: "content-length").flatMap(Int.init) else { return true }
+        return length > Self.collectedLimit
+    }
+
+    private func failStreaming() {
+        guard let streaming else { return }
+        self.streaming = nil
+        streaming.receive(.failed)
+        streaming.finishUpstream(reusable: false)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        failStreaming()
         reusable = false
         pending?.fail(UpstreamFailure.reset("upstream closed the connection mid-exchange"))
         pending = nil
@@ -109,6 +147,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func fail(_ failure: UpstreamFailure, context: ChannelHandlerContext) {
+        failStreaming()
         reusable = false
         head = nil
         body = ByteBuffer()
@@ -117,5 +156,5 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    var isIdle: Bool { pending == nil && reusable && (context?.channel.isActive ?? false) }
+    var isIdle: Bool { pending == nil && streaming == nil && reusable && (context?.channel.isActive ?? false) }
 }

@@ -70,7 +70,12 @@ final class UpstreamPool: Sendable {
             let exchange = connection.exchange!
             return exchange.value.send(request, on: loop).map { ($0, exchange.value.isIdle) }
         }.get()
-        if reusable { putIdle(route.key, connection) } else { connection.channel.close(promise: nil) }
+        let key = route.key
+        let release: @Sendable (Bool) -> Void = { reusable in
+            if reusable { self.putIdle(key, connection) } else { connection.channel.close(promise: nil) }
+        }
+        // A streamed body still holds the connection; it comes back at the body's end.
+        if let rest = response.rest { rest.whenUpstreamFinished(release) } else { release(reusable) }
         return response
     }
 
@@ -150,15 +155,22 @@ final class UpstreamPool: Sendable {
                 try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http), UpstreamExchange()])
             })
         }.get()
-        defer { stream.close(promise: nil) }
-        return try await stream.eventLoop.onLoop {
-            do {
-                let exchange = try stream.pipeline.syncOperations.handler(type: UpstreamExchange.self)
-                return exchange.send(request, on: stream.eventLoop)
-            } catch {
-                return stream.eventLoop.makeFailedFuture(error)
-            }
-        }.get()
+        let response: ProxiedResponse
+        do {
+            response = try await stream.eventLoop.onLoop {
+                do {
+                    let exchange = try stream.pipeline.syncOperations.handler(type: UpstreamExchange.self)
+                    return exchange.send(request, on: stream.eventLoop)
+                } catch {
+                    return stream.eventLoop.makeFailedFuture(error)
+                }
+            }.get()
+        } catch {
+            stream.close(promise: nil)
+            throw error
+        }
+        if let rest = response.rest { rest.whenUpstreamFinished { _ in stream.close(promise: nil) } } else { stream.close(promise: nil) }
+        return response
     }
 
     /// A byte stream to the endpoint, `configure`d before anything is read:

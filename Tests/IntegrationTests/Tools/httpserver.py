@@ -7,7 +7,8 @@ Answers every request with 200 and "NAME METHOD PATH" (plus the x-* request
 headers it saw, as JSON), except a random share R which get S (default 503),
 after an optional delay. Upgrade requests get 101 and then an echo of raw
 bytes (a stand-in for a WebSocket server). Counts requests: GET /__count.
-GET /__endless answers an event stream that never ends (1 MiB events)."""
+GET /__endless answers an event stream that never ends (1 MiB events);
+GET /__events three small events, 500 ms apart."""
 import argparse
 import http.server
 import json
@@ -30,6 +31,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, json.dumps({"requests": self.server.count}).encode())
         if self.path == "/__endless":
             return self.endless()
+        if self.path == "/__events":
+            return self.events()
         with self.server.lock:
             self.server.count += 1
         if self.headers.get("upgrade"):
@@ -64,6 +67,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
         except OSError:
             return
+
+    def events(self):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for n in range(3):
+            if n:
+                time.sleep(0.5)
+            event = b"data: %d\n\n" % n
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def reply(self, status, data):
         self.send_response(status)
