@@ -149,6 +149,12 @@ struct L7Tests {
         let timing = events.stdout.split(separator: "\n").last?.split(separator: " ").compactMap { Double($0) } ?? []
         #expect(events.stdout.contains("data: 0") && events.stdout.contains("data: 2"), "\(events.output)")
         #expect(timing.count == 3 && timing[0] == 200 && timing[1] < 0.5 && timing[2] >= 0.9, "\(events.output)")
+        // A long body of known length streams too, and its upstream connection
+        // carries the next requests afterwards.
+        let download = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+                                                      "http://198.19.0.11/__bytes/\(8 << 20)"])
+        #expect(download.stdout == "200 \(8 << 20)", "\(download.output)")
+        #expect(try setup.requests("http://198.19.0.11/next", count: 20).count(200) == 20)
         let endless = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", "-m", "3",
                                                      "http://198.19.0.11/__endless"])
         let received = endless.stdout.split(separator: " ")

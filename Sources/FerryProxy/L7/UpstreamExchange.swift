@@ -110,6 +110,9 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
                 self.streaming = nil
                 head = nil
                 streaming.receive(.end(trailers))
+                // Backpressure may have stopped reading just before the end; the
+                // connection goes back to the pool and must read its next answer.
+                try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
                 streaming.finishUpstream(reusable: reusable && context.channel.isActive)
                 return
             }

@@ -8,7 +8,7 @@ headers it saw, as JSON), except a random share R which get S (default 503),
 after an optional delay. Upgrade requests get 101 and then an echo of raw
 bytes (a stand-in for a WebSocket server). Counts requests: GET /__count.
 GET /__endless answers an event stream that never ends (1 MiB events);
-GET /__events three small events, 500 ms apart."""
+GET /__events three small events, 500 ms apart; GET /__bytes/N N bytes."""
 import argparse
 import http.server
 import json
@@ -33,6 +33,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.endless()
         if self.path == "/__events":
             return self.events()
+        if self.path.startswith("/__bytes/"):
+            return self.reply(200, b"b" * int(self.path.rsplit("/", 1)[1]))
         with self.server.lock:
             self.server.count += 1
         if self.headers.get("upgrade"):
