@@ -70,4 +70,19 @@ import Testing
         #expect(received.withLock { $0 } == ["data: 1\n\n", "data: 2\n\n", "end"])
         #expect(total.withLock { $0 } == 18)
     }
+
+    @Test func droppingAStreamedBodyClosesTheConnectionOnlyWhileTheBodyIsComing() throws {
+        let (channel, response) = try start(limit: 8)
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .serviceUnavailable)),
+                             .body(ByteBuffer(string: "retry me")), .end(nil)])
+        try #require(try response.wait().rest).cancel()
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive, "the whole body was in: the connection is the pool's, maybe serving another request")
+
+        let (open, pending) = try start(limit: 8)
+        try answer(open, [.head(HTTPResponseHead(version: .http1_1, status: .ok)), .body(ByteBuffer(string: "data"))])
+        try #require(try pending.wait().rest).cancel()
+        open.embeddedEventLoop.run()
+        #expect(!open.isActive, "the rest of the body has no reader")
+    }
 }

@@ -30,6 +30,8 @@ final class ResponseBodyStream: Sendable {
         var upstreamFinished: (@Sendable (Bool) -> Void)?
         /// Set when the upstream finished before anyone asked.
         var upstreamResult: Bool?
+        /// Every part is in: the connection is the pool's again.
+        var upstreamDone = false
         var done: [@Sendable (Int) -> Void] = []
     }
 
@@ -65,6 +67,7 @@ final class ResponseBodyStream: Sendable {
     func finishUpstream(reusable: Bool) {
         let callback = state.withLock { state in
             defer { state.upstreamFinished = nil }
+            state.upstreamDone = true
             if state.upstreamFinished == nil { state.upstreamResult = reusable }
             return state.upstreamFinished
         }
@@ -125,9 +128,14 @@ final class ResponseBodyStream: Sendable {
     }
 
     /// Nobody will read the rest (a retry, a mirror, a client gone): the
-    /// upstream connection closes.
+    /// upstream connection closes, unless the body was already all in and the
+    /// connection back in the pool, perhaps carrying another request. Checked
+    /// on the upstream's loop, where the body's end is handled.
     func cancel() {
-        upstream.close(promise: nil)
+        let upstream = self.upstream
+        upstream.eventLoop.execute {
+            if !self.state.withLock({ $0.upstreamDone }) { upstream.close(promise: nil) }
+        }
         finish()
     }
 
