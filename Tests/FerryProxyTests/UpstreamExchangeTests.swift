@@ -7,8 +7,8 @@ import Testing
 
 /// One exchange on an upstream channel, driven by hand: interim answers are
 /// skipped, a short response is collected whole (and past the limit fails the
-/// exchange and closes the connection), and a body of unknown length is passed
-/// on as it arrives.
+/// exchange and closes the connection), a body of unknown length is passed
+/// on as it arrives, and so is a streamed request body.
 @Suite struct UpstreamExchangeTests {
     private func start(limit: Int) throws -> (EmbeddedChannel, EventLoopFuture<ProxiedResponse>) {
         let exchange = UpstreamExchange(maxBodySize: limit)
@@ -84,5 +84,70 @@ import Testing
         try #require(try pending.wait().rest).cancel()
         open.embeddedEventLoop.run()
         #expect(!open.isActive, "the rest of the body has no reader")
+    }
+
+    private func sendStreamed(_ head: HTTPRequestHead) throws -> (EmbeddedChannel, UpstreamExchange, BodyStream, EventLoopFuture<ProxiedResponse>) {
+        let exchange = UpstreamExchange()
+        let channel = EmbeddedChannel(handler: exchange)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        let rest = BodyStream.request(from: EmbeddedChannel())
+        let request = ProxiedRequest(head: head, body: ByteBuffer(string: "first"), trailers: nil, rest: rest)
+        return (channel, exchange, rest, exchange.send(request, on: channel.eventLoop))
+    }
+
+    private func sent(_ channel: EmbeddedChannel) throws -> [HTTPClientRequestPart] {
+        var parts: [HTTPClientRequestPart] = []
+        while let part = try channel.readOutbound(as: HTTPClientRequestPart.self) { parts.append(part) }
+        return parts
+    }
+
+    @Test func aStreamedRequestBodyGoesUpAsItArrives() throws {
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/upload")
+        let (channel, exchange, rest, response) = try sendStreamed(head)
+        let start = try sent(channel)
+        guard case .head(let sentHead) = start.first else { Issue.record("no head: \(start)"); return }
+        #expect(sentHead.headers["transfer-encoding"] == ["chunked"], "no length known: chunked")
+        #expect(start.count == 2, "head and the first part, not yet the end")
+
+        rest.receive(.body(ByteBuffer(string: "second")))
+        channel.embeddedEventLoop.run()
+        rest.receive(.end(["grpc-ish": "trailer"]))
+        channel.embeddedEventLoop.run()
+        let more = try sent(channel)
+        #expect(more.count == 2)
+        if case .body(.byteBuffer(let chunk)) = more.first { #expect(String(buffer: chunk) == "second") } else { Issue.record("\(more)") }
+        if case .end(let trailers) = more.last { #expect(trailers?["grpc-ish"] == ["trailer"]) } else { Issue.record("\(more)") }
+
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"])),
+                             .body(ByteBuffer(string: "ok")), .end(nil)])
+        #expect(String(buffer: try response.wait().body) == "ok")
+        #expect(exchange.isIdle, "the whole request went up: the connection can be reused")
+    }
+
+    @Test func aKnownLengthIsKeptForAStreamedBody() throws {
+        let head = HTTPRequestHead(version: .http1_1, method: .PUT, uri: "/blob", headers: ["content-length": "100000"])
+        let (channel, _, _, _) = try sendStreamed(head)
+        guard case .head(let sentHead) = try sent(channel).first else { Issue.record("no head"); return }
+        #expect(sentHead.headers["content-length"] == ["100000"] && !sentHead.headers.contains(name: "transfer-encoding"))
+    }
+
+    @Test func anAnswerBeforeTheRequestEndsLeavesTheConnectionUnusable() throws {
+        let (channel, exchange, rest, response) = try sendStreamed(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/upload"))
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .payloadTooLarge, headers: ["content-length": "0"])),
+                             .end(nil)])
+        #expect(try response.wait().head.status == .payloadTooLarge)
+        #expect(!exchange.isIdle, "the upstream saw half a request")
+        _ = try sent(channel)
+        rest.receive(.body(ByteBuffer(string: "late")))
+        channel.embeddedEventLoop.run()
+        #expect(try sent(channel).isEmpty, "the rest is dropped")
+    }
+
+    @Test func aClientGoneMidRequestResetsTheUpstream() throws {
+        let (channel, _, rest, response) = try sendStreamed(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/upload"))
+        rest.receive(.failed)
+        channel.embeddedEventLoop.run()
+        #expect(throws: UpstreamFailure.self) { try response.wait() }
+        #expect(!channel.isActive, "the upstream must not take half a body as complete")
     }
 }

@@ -159,6 +159,15 @@ struct L7Tests {
                                                      "http://198.19.0.11/__endless"])
         let received = endless.stdout.split(separator: " ")
         #expect(received.first == "200" && (Int(received.last ?? "") ?? 0) > 8 << 20, "\(endless.output)")
+        // Uploads past what the agent holds stream too, with a length or chunked.
+        let blob = setup.mesh.lab.logDirectory + "/upload.bin"
+        _ = try setup.a.run(in: "ctl", ["sh", "-c", "head -c \(96 << 20) /dev/urandom > \(blob)"])
+        let digest = try setup.a.run(in: "ctl", ["sha256sum", blob]).stdout.prefix(64)
+        for framing in [[], ["-H", "Transfer-Encoding: chunked"]] {
+            let sent = try setup.a.run(in: "client", ["curl", "-s", "--data-binary", "@" + blob] + framing + ["http://198.19.0.11/__upload"],
+                                       timeout: 120)
+            #expect(sent.stdout.contains("\"bytes\": \(96 << 20)") && sent.stdout.contains(String(digest)), "\(framing): \(sent.output)")
+        }
         let agent = setup.mesh.agents[0].process!
         #expect(agent.isRunning)
         let status = (try? String(contentsOfFile: "/proc/\(agent.pid)/status", encoding: .utf8)) ?? ""
@@ -370,6 +379,13 @@ struct L7Tests {
         let grpc = try setup.a.run(in: "client", ["python3", Paths.tool("grpcecho.py"), "call", "--target", "198.19.0.21:50051",
                                                   "--message", "unary through ferry"], timeout: 60)
         #expect(grpc.stdout.contains("grpc: unary through ferry"), "\(grpc.output)")
+        // Streaming calls: the request body goes up as it comes.
+        let collect = try setup.a.run(in: "client", ["python3", Paths.tool("grpcecho.py"), "collect", "--target", "198.19.0.21:50051",
+                                                     "--message", "a,b,c"], timeout: 60)
+        #expect(collect.stdout.contains("grpc: a+b+c"), "\(collect.output)")
+        let chat = try setup.a.run(in: "client", ["python3", Paths.tool("grpcecho.py"), "chat", "--target", "198.19.0.21:50051",
+                                                  "--message", "one,two,three"], timeout: 60)
+        #expect(chat.stdout == "grpc: one\ngrpc: two\ngrpc: three\n", "each answer before the next message: \(chat.output)")
         let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
         #expect(metrics.contains("request_protocol=\"grpc\""))
         // Invalid HTTP/2 frames: a GOAWAY, and the agent carries on.

@@ -6,6 +6,12 @@ import NIOHTTP1
 /// request, hands it to the proxy, writes the answer. HTTP/2 streams run
 /// concurrently, each on its own channel.
 ///
+/// A request body is collected whole when its Content-Length is at most
+/// `HTTPBodyLimit.collected` or when all of it came in one read; otherwise
+/// (an upload, a client-streaming or bidirectional gRPC call, whose client
+/// may wait for answers before it sends more) the request goes to the proxy
+/// at once and its body follows as it arrives (`BodyStream`).
+///
 /// Pipelined HTTP/1.1 requests are answered in order: one is with the proxy at
 /// a time and the rest wait here, complete. This handler keeps that order
 /// itself rather than using NIO's `HTTPServerPipelineHandler`, which stops
@@ -52,7 +58,14 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The request being read asked for `100 Continue` and has not had it.
     private var continueOwed = false
     /// The body being passed on to the client as it arrives.
-    private var streaming: ResponseBodyStream?
+    private var streaming: BodyStream?
+    /// The request being read may be streamed: its length is unknown or long.
+    private var mayStream = false
+    /// The body of the request being read, passed on as it arrives.
+    private var requestStream: BodyStream?
+    /// The request being read was answered before its body ended: the rest
+    /// of it is read and dropped.
+    private var discarding = false
 
     init(maxBodySize: Int = HTTPBodyLimit.bytes, upgrade: Upgrade? = nil, handle: @escaping Handle) {
         self.handle = handle
@@ -71,26 +84,65 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
                 enqueue(.upgrade(ProxiedRequest(head: head, body: body, trailers: nil)), context: context)
                 return
             }
-            // The proxy collects the whole body before forwarding, so it answers
-            // the Expect itself (as Envoy does) and the header stays on this hop.
+            // The proxy may collect the body before it forwards anything, so it
+            // answers the Expect itself (as Envoy does) and the header stays on this hop.
             continueOwed = Self.expectsContinue(head)
             if continueOwed { head.headers.remove(name: "expect") }
             self.head = head
+            // Only the request in turn streams: a waiting one must be complete.
+            mayStream = !busy && queue.isEmpty && !Self.hasShortBody(head)
             sendOwedContinue(context: context)
         case .body(var chunk):
-            guard head != nil else { return }
+            guard head != nil, !discarding else { return }
+            if let requestStream { return requestStream.receive(.body(chunk)) }
             if body.readableBytes + chunk.readableBytes > maxBodySize {
                 tooLarge = true
             } else {
                 body.writeBuffer(&chunk)
             }
+            if mayStream && body.readableBytes > HTTPBodyLimit.collected { startStreaming(context: context) }
         case .end(let trailers):
             guard let head else { return }
             self.head = nil
             continueOwed = false
+            mayStream = false
+            if discarding {
+                discarding = false
+                return
+            }
+            if let requestStream {
+                self.requestStream = nil
+                requestStream.receive(.end(trailers))
+                requestStream.finishProducer(reusable: true)
+                return
+            }
             enqueue(tooLarge ? .tooLarge(head.version) : .request(ProxiedRequest(head: head, body: body, trailers: trailers)),
                     context: context)
         }
+    }
+
+    /// The read is over and the request being read has not ended: it goes to
+    /// the proxy now, with what came so far, and the rest follows.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if mayStream && requestStream == nil && head != nil { startStreaming(context: context) }
+        context.fireChannelReadComplete()
+    }
+
+    private func startStreaming(context: ChannelHandlerContext) {
+        guard let head else { return }
+        mayStream = false
+        let stream = BodyStream.request(from: context.channel)
+        requestStream = stream
+        let request = ProxiedRequest(head: head, body: body, trailers: nil, rest: stream)
+        body = context.channel.allocator.buffer(capacity: 0)
+        enqueue(.request(request), context: context)
+    }
+
+    /// A Content-Length within what is collected whole (or none at all on a
+    /// request that cannot have a body) says the body is short.
+    static func hasShortBody(_ head: HTTPRequestHead) -> Bool {
+        if let length = head.headers.first(name: "content-length").flatMap(Int.init) { return length <= HTTPBodyLimit.collected }
+        return false
     }
 
     func read(context: ChannelHandlerContext) {
@@ -175,6 +227,8 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// GET would return (clients and registries read sizes that way), while
     /// the body it describes is never sent.
     private func write(_ response: ProxiedResponse, keepAlive: Bool, answeringHEAD: Bool = false, context: ChannelHandlerContext) {
+        // HTTP/1.1 cannot tell the rest of an unfinished request body from a next request.
+        let keepAlive = keepAlive && !(requestStream != nil && (self.head?.version.major ?? 1) < 2)
         var head = response.head
         HopByHop.strip(&head.headers)
         // A streamed body keeps the upstream's Content-Length, or goes chunked without one.
@@ -198,14 +252,16 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func end(_ trailers: HTTPHeaders?, keepAlive: Bool, context: ChannelHandlerContext) {
+        let linger = requestStream != nil && !keepAlive
+        if requestStream != nil { abandonRequestBody(context: context) }
         lastWrite = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-        if !keepAlive { closeAfterWrites(context) }
+        if !keepAlive { closeAfterWrites(context, linger: linger) }
         finished(keepAlive: keepAlive, context: context)
     }
 
     /// Passes the rest of a body on as it arrives; each part counts as
     /// written (for the upstream's backpressure) once the socket took it.
-    private func stream(_ rest: ResponseBodyStream, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func stream(_ rest: BodyStream, keepAlive: Bool, context: ChannelHandlerContext) {
         streaming = rest
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         rest.start(on: context.eventLoop) { event in
@@ -226,17 +282,38 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// The answer is complete before the request body: the upstream drops
+    /// what it has not sent, and the rest is read and discarded here.
+    private func abandonRequestBody(context: ChannelHandlerContext) {
+        requestStream?.receive(.failed)
+        requestStream = nil
+        discarding = true
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         streaming?.cancel()
         streaming = nil
+        requestStream?.receive(.failed)
+        requestStream = nil
         context.fireChannelInactive()
     }
 
-    private func closeAfterWrites(_ context: ChannelHandlerContext) {
+    /// With `linger`, the client is still sending a body nobody reads: the
+    /// answer ends with a half-close and the rest is read and dropped for a
+    /// while, since closing a socket with unread input resets it and the
+    /// client could lose the answer.
+    private func closeAfterWrites(_ context: ChannelHandlerContext, linger: Bool = false) {
         let channel = context.channel
         guard let lastWrite else { return channel.close(promise: nil) }
-        lastWrite.whenComplete { _ in channel.close(promise: nil) }
+        lastWrite.whenComplete { _ in
+            guard linger else { return channel.close(promise: nil) }
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
+        }
     }
+
+    static let lingerTime = TimeAmount.seconds(2)
 
     /// RFC 9110 §10.1.1: only HTTP/1.1 (and later) clients wait for 100 Continue.
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {

@@ -159,7 +159,8 @@ final class L7Proxy: Sendable {
         upstreamRequest.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
         upstreamRequest.head.version = caller.http2 || backend.port.isHTTP2 ? .http2 : .http1_1
 
-        for mirror in decision.mirrors {
+        // A streamed body is sent once, to one place.
+        for mirror in decision.mirrors where request.rest == nil {
             mirrorRequest(upstreamRequest, to: mirror, table: table, caller: caller)
         }
 
@@ -252,7 +253,8 @@ final class L7Proxy: Sendable {
             _ = detector?.record(result, for: endpoint.key, poolSize: endpoints.count, now: ContinuousClock.now)
 
             if let retry = decision.retry,
-               case .retry(let delay) = retry.decide(after: result, retriesSoFar: retries, requestBodyBytes: request.bodySize,
+               case .retry(let delay) = retry.decide(after: result, retriesSoFar: retries,
+                                                     requestBodyBytes: request.rest == nil ? request.bodySize : .max,
                                                      budget: budget, now: ContinuousClock.now, using: &rng),
                breaker.tryAcquire(.retry) == .allowed {
                 retries += 1
@@ -372,7 +374,7 @@ final class L7Proxy: Sendable {
         }
         let status = Int(response.head.status.code)
         metrics.record(.init(traffic: labels, responseCode: status), durationMilliseconds: elapsed,
-                       requestBytes: request.bodySize, responseBytes: responseBytes)
+                       requestBytes: request.receivedBodyBytes, responseBytes: responseBytes)
         caller.record.requests.wrappingAdd(1, ordering: .relaxed)
         guard context.accessLog.isEnabled else { return }
         context.accessLog.log([

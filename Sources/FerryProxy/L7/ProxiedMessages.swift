@@ -2,22 +2,31 @@ import NIOCore
 import NIOHTTP1
 import FerryTelemetry
 
-/// A whole HTTP request as the L7 proxy handles it. Bodies are buffered: retries
-/// and mirrors replay them, and routing may look at nothing but the head.
-/// The most of one HTTP body the proxy holds: a request is collected whole
-/// (a larger one gets 413), and so is a response that announced a short
-/// Content-Length (one that outgrows it anyway gets 502). Longer responses
-/// are streamed (`ResponseBodyStream`).
+/// The most of one HTTP body the proxy holds: a request or response that
+/// announced a short Content-Length is collected whole (one that outgrows it
+/// anyway gets 413 or 502); the rest are streamed (`BodyStream`).
 enum HTTPBodyLimit {
     static let bytes = 64 << 20
+    /// Bodies up to this size are collected whole when their length is known
+    /// or they arrive at once: a whole request can be retried and mirrored.
+    static let collected = 64 << 10
 }
 
+/// An HTTP request as the L7 proxy handles it: whole, or its start with the
+/// rest of the body still arriving (an upload, a streaming gRPC call).
 struct ProxiedRequest: Sendable {
     var head: HTTPRequestHead
     var body: ByteBuffer
     var trailers: HTTPHeaders?
+    /// The body that follows `body`, passed on as it arrives (then `trailers`
+    /// is nil and the stream's end carries them). Such a request is neither
+    /// retried nor mirrored: nothing keeps its body.
+    var rest: BodyStream? = nil
 
+    /// The body bytes in hand (all of them, unless `rest` follows).
     var bodySize: Int { body.readableBytes }
+    /// The body size to report: what has arrived so far.
+    var receivedBodyBytes: Int { bodySize + (rest?.receivedBytes ?? 0) }
 }
 
 /// An HTTP response: whole, or its start with the rest still arriving.
@@ -27,7 +36,7 @@ struct ProxiedResponse: Sendable {
     var trailers: HTTPHeaders?
     /// The body that follows `body`, passed on as it arrives (then `trailers`
     /// is nil and the stream's end carries them).
-    var rest: ResponseBodyStream? = nil
+    var rest: BodyStream? = nil
 
     /// A response ferryd makes itself (403, 429, 503 …), with a header naming why.
     static func local(_ status: HTTPResponseStatus, reason: String, version: HTTPVersion = .http1_1,

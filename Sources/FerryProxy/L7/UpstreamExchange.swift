@@ -38,17 +38,14 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var reusable = true
     private let maxBodySize: Int
     /// The response whose body is being passed on as it arrives.
-    private var streaming: ResponseBodyStream?
+    private var streaming: BodyStream?
+    /// The request whose body is being sent as it arrives.
+    private var sending: BodyStream?
     private var answeringHEAD = false
 
     init(maxBodySize: Int = HTTPBodyLimit.bytes) {
         self.maxBodySize = maxBodySize
     }
-
-    /// Responses up to this size (by Content-Length) are collected whole, which
-    /// costs least and lets the proxy replay nothing; longer ones, and those
-    /// whose length is unknown (chunked: event streams, gRPC), are streamed.
-    static let collectedLimit = 64 << 10
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -67,20 +64,72 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         head = nil
         answeringHEAD = request.head.method == .HEAD
         body = context.channel.allocator.buffer(capacity: 0)
-        var requestHead = request.head
-        requestHead.headers.remove(name: "content-length")
-        requestHead.headers.remove(name: "transfer-encoding")
-        if request.trailers == nil || requestHead.version.major >= 2 {
-            if request.bodySize > 0 || !["GET", "HEAD", "DELETE", "OPTIONS"].contains(requestHead.method.rawValue) {
-                requestHead.headers.add(name: "content-length", value: "\(request.bodySize)")
+        context.write(wrapOutboundOut(.head(Self.framed(request))), promise: nil)
+        if request.bodySize > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
+        if let rest = request.rest {
+            context.flush()
+            sendRest(rest, context: context)
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(request.trailers)), promise: nil)
+        }
+        return promise.futureResult
+    }
+
+    /// The head with its body's framing: a whole body's own length; a
+    /// streamed one keeps the length the client announced, or goes chunked
+    /// (HTTP/1.1) or to END_STREAM (HTTP/2) without one.
+    static func framed(_ request: ProxiedRequest) -> HTTPRequestHead {
+        var head = request.head
+        head.headers.remove(name: "transfer-encoding")
+        if request.rest != nil {
+            if !head.headers.contains(name: "content-length") && head.version.major < 2 {
+                head.headers.add(name: "transfer-encoding", value: "chunked")
+            }
+            return head
+        }
+        head.headers.remove(name: "content-length")
+        if request.trailers == nil || head.version.major >= 2 {
+            if request.bodySize > 0 || !["GET", "HEAD", "DELETE", "OPTIONS"].contains(head.method.rawValue) {
+                head.headers.add(name: "content-length", value: "\(request.bodySize)")
             }
         } else {
-            requestHead.headers.add(name: "transfer-encoding", value: "chunked")
+            head.headers.add(name: "transfer-encoding", value: "chunked")
         }
-        context.write(wrapOutboundOut(.head(requestHead)), promise: nil)
-        if request.bodySize > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(request.trailers)), promise: nil)
-        return promise.futureResult
+        return head
+    }
+
+    /// Passes the rest of a request body on as it arrives; each part counts
+    /// as written (for the client's backpressure) once the socket took it.
+    /// The response may come before the body ends (a bidirectional stream,
+    /// an early error).
+    private func sendRest(_ rest: BodyStream, context: ChannelHandlerContext) {
+        sending = rest
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        rest.start(on: context.eventLoop) { event in
+            let (this, context) = bound.value
+            guard this.sending === rest else { return }
+            switch event {
+            case .body(let chunk):
+                let size = chunk.readableBytes
+                context.writeAndFlush(this.wrapOutboundOut(.body(.byteBuffer(chunk)))).whenComplete { _ in rest.written(size) }
+            case .end(let trailers):
+                this.sending = nil
+                context.writeAndFlush(this.wrapOutboundOut(.end(trailers)), promise: nil)
+            case .failed:
+                // The client went away mid-body: the upstream must not take it as complete.
+                this.sending = nil
+                this.fail(UpstreamFailure.reset("client went away mid-request"), context: context)
+            }
+        }
+    }
+
+    /// The response is complete while the request body is still coming: the
+    /// rest is dropped, and an HTTP/1.1 connection, left mid-request, closes.
+    private func abandonSending() {
+        guard let sending else { return }
+        self.sending = nil
+        reusable = false
+        sending.cancel()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -91,7 +140,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
             head = responseHead
             if !responseHead.isKeepAlive { reusable = false }
             if let pending, streams(responseHead) {
-                let stream = ResponseBodyStream(upstream: context.channel)
+                let stream = BodyStream.response(from: context.channel)
                 streaming = stream
                 self.pending = nil
                 pending.succeed(ProxiedResponse(head: responseHead, body: body, trailers: nil, rest: stream))
@@ -106,6 +155,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
             }
             body.writeBuffer(&chunk)
         case .end(let trailers):
+            abandonSending()
             if let streaming {
                 self.streaming = nil
                 head = nil
@@ -113,7 +163,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
                 // Backpressure may have stopped reading just before the end; the
                 // connection goes back to the pool and must read its next answer.
                 try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-                streaming.finishUpstream(reusable: reusable && context.channel.isActive)
+                streaming.finishProducer(reusable: reusable && context.channel.isActive)
                 return
             }
             guard let head, let pending else { return }
@@ -123,22 +173,26 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Whether the body follows as it arrives rather than whole.
+    /// Whether the body follows as it arrives rather than whole: responses
+    /// up to `HTTPBodyLimit.collected` (by Content-Length) are collected,
+    /// which costs least; longer ones, and those whose length is unknown
+    /// (chunked: event streams, gRPC), are streamed.
     private func streams(_ head: HTTPResponseHead) -> Bool {
         guard !answeringHEAD, head.status.mayHaveResponseBody else { return false }
         guard let length = head.headers.first(name: "content-length").flatMap(Int.init) else { return true }
-        return length > Self.collectedLimit
+        return length > HTTPBodyLimit.collected
     }
 
     private func failStreaming() {
         guard let streaming else { return }
         self.streaming = nil
         streaming.receive(.failed)
-        streaming.finishUpstream(reusable: false)
+        streaming.finishProducer(reusable: false)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         failStreaming()
+        abandonSending()
         reusable = false
         pending?.fail(UpstreamFailure.reset("upstream closed the connection mid-exchange"))
         pending = nil
@@ -151,6 +205,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func fail(_ failure: UpstreamFailure, context: ChannelHandlerContext) {
         failStreaming()
+        abandonSending()
         reusable = false
         head = nil
         body = ByteBuffer()
@@ -159,5 +214,5 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    var isIdle: Bool { pending == nil && streaming == nil && reusable && (context?.channel.isActive ?? false) }
+    var isIdle: Bool { pending == nil && streaming == nil && sending == nil && reusable && (context?.channel.isActive ?? false) }
 }

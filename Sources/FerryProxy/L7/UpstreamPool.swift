@@ -75,7 +75,7 @@ final class UpstreamPool: Sendable {
             if reusable { self.putIdle(key, connection) } else { connection.channel.close(promise: nil) }
         }
         // A streamed body still holds the connection; it comes back at the body's end.
-        if let rest = response.rest { rest.whenUpstreamFinished(release) } else { release(reusable) }
+        if let rest = response.rest { rest.whenProducerFinished(release) } else { release(reusable) }
         return response
     }
 
@@ -169,7 +169,7 @@ final class UpstreamPool: Sendable {
             stream.close(promise: nil)
             throw error
         }
-        if let rest = response.rest { rest.whenUpstreamFinished { _ in stream.close(promise: nil) } } else { stream.close(promise: nil) }
+        if let rest = response.rest { rest.whenProducerFinished { _ in stream.close(promise: nil) } } else { stream.close(promise: nil) }
         return response
     }
 

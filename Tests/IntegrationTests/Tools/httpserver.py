@@ -8,10 +8,12 @@ headers it saw, as JSON), except a random share R which get S (default 503),
 after an optional delay. Upgrade requests get 101 and then an echo of raw
 bytes (a stand-in for a WebSocket server). Counts requests: GET /__count.
 GET /__endless answers an event stream that never ends (1 MiB events);
-GET /__events three small events, 500 ms apart; GET /__bytes/N N bytes."""
+GET /__events three small events, 500 ms apart; GET /__bytes/N N bytes;
+POST /__upload reads a body of any size and answers its size and SHA-256."""
 import argparse
 import http.server
 import json
+import hashlib
 import random
 import socket
 import threading
@@ -25,6 +27,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def answer(self):
         config = self.server.config
+        if self.path == "/__upload":
+            return self.upload()
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path == "/__count":
@@ -56,6 +60,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-") or k.lower() == "traceparent"}
         self.reply(200, json.dumps({"workload": config.name, "method": self.command, "path": self.path,
                                     "headers": seen, "body": body.decode(errors="replace")}).encode() + b"\n")
+
+    def upload(self):
+        """Reads a body of any size a piece at a time (Content-Length or
+        chunked) and answers with its size and SHA-256."""
+        digest, size = hashlib.sha256(), 0
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                chunk = int(self.rfile.readline().split(b";")[0], 16)
+                if chunk == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data = self.rfile.read(chunk)
+                self.rfile.readline()
+                digest.update(data); size += len(data)
+        else:
+            left = int(self.headers.get("content-length") or 0)
+            while left:
+                data = self.rfile.read(min(left, 1 << 20))
+                digest.update(data); size += len(data); left -= len(data)
+        self.reply(200, json.dumps({"bytes": size, "sha256": digest.hexdigest()}).encode() + b"\n")
 
     def endless(self):
         self.send_response(200)

@@ -2,16 +2,18 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// The rest of a response body, passed from the upstream channel to the
-/// client's as it arrives, so an event stream, a streaming gRPC call or a large
-/// download is never held whole. The two channels may run on different event
-/// loops. Backpressure: the upstream stops reading while more than
-/// `highWatermark` bytes are received but not yet written to the client.
-final class ResponseBodyStream: Sendable {
+/// The rest of an HTTP body, passed from the channel it arrives on (the
+/// producer) to the one it leaves by as it arrives, so an event stream, a
+/// streaming gRPC call, an upload or a large download is never held whole.
+/// Responses flow upstream → client, requests client → upstream; the two
+/// channels may run on different event loops. Backpressure: the producer
+/// stops reading while more than `highWatermark` bytes are received but not
+/// yet written out.
+final class BodyStream: Sendable {
     enum Event: Sendable {
         case body(ByteBuffer)
         case end(HTTPHeaders?)
-        /// The upstream went away mid-body.
+        /// The producer went away mid-body.
         case failed
     }
 
@@ -27,22 +29,44 @@ final class ResponseBodyStream: Sendable {
         var deliveryScheduled = false
         var paused = false
         var closed = false
-        var upstreamFinished: (@Sendable (Bool) -> Void)?
-        /// Set when the upstream finished before anyone asked.
-        var upstreamResult: Bool?
-        /// Every part is in: the connection is the pool's again.
-        var upstreamDone = false
+        var producerFinished: (@Sendable (Bool) -> Void)?
+        /// Set when the producer finished before anyone asked.
+        var producerResult: Bool?
+        /// Every part is in (for a response: the connection is the pool's again).
+        var producerDone = false
         var done: [@Sendable (Int) -> Void] = []
     }
 
-    private let upstream: Channel
+    private let producer: Channel
+    private let abandon: @Sendable (Channel) -> Void
     private let state = Mutex(State())
 
-    init(upstream: Channel) {
-        self.upstream = upstream
+    /// `abandon` runs on the producer's loop when the body is cancelled
+    /// before all of it came in.
+    private init(producer: Channel, abandon: @escaping @Sendable (Channel) -> Void) {
+        self.producer = producer
+        self.abandon = abandon
     }
 
-    // MARK: upstream side, on the upstream channel's event loop
+    /// A response body from an upstream connection: dropping it closes the
+    /// connection, which cannot carry another exchange mid-body.
+    static func response(from upstream: Channel) -> BodyStream {
+        BodyStream(producer: upstream) { $0.close(promise: nil) }
+    }
+
+    /// A request body from a client: dropping it lets the client's channel
+    /// read again, so the rest arrives and is discarded where it is read.
+    static func request(from client: Channel) -> BodyStream {
+        BodyStream(producer: client) { channel in
+            try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            channel.read()
+        }
+    }
+
+    /// Body bytes received so far.
+    var receivedBytes: Int { state.withLock { $0.totalBytes } }
+
+    // MARK: producer side, on the producer channel's event loop
 
     func receive(_ event: Event) {
         let (pause, consumerLoop) = state.withLock { state -> (Bool, EventLoop?) in
@@ -58,33 +82,33 @@ final class ResponseBodyStream: Sendable {
             state.deliveryScheduled = true
             return (pause, consumer.loop)
         }
-        if pause { try? upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
+        if pause { try? producer.syncOptions?.setOption(ChannelOptions.autoRead, value: false) }
         consumerLoop?.execute { self.deliver() }
     }
 
-    /// Every part has been received (`reusable`: the connection can carry
-    /// another exchange) or the upstream failed.
-    func finishUpstream(reusable: Bool) {
+    /// Every part has been received (`reusable`: the producer's connection
+    /// can carry another exchange) or the producer failed.
+    func finishProducer(reusable: Bool) {
         let callback = state.withLock { state in
-            defer { state.upstreamFinished = nil }
-            state.upstreamDone = true
-            if state.upstreamFinished == nil { state.upstreamResult = reusable }
-            return state.upstreamFinished
+            defer { state.producerFinished = nil }
+            state.producerDone = true
+            if state.producerFinished == nil { state.producerResult = reusable }
+            return state.producerFinished
         }
         callback?(reusable)
     }
 
-    /// Called once, when the upstream side is through (perhaps already): the
-    /// pool takes the connection back or closes it.
-    func whenUpstreamFinished(_ callback: @escaping @Sendable (Bool) -> Void) {
+    /// Called once, when the producer is through (perhaps already): the pool
+    /// takes an upstream connection back or closes it.
+    func whenProducerFinished(_ callback: @escaping @Sendable (Bool) -> Void) {
         let finished = state.withLock { state -> Bool? in
-            if state.upstreamResult == nil { state.upstreamFinished = callback }
-            return state.upstreamResult
+            if state.producerResult == nil { state.producerFinished = callback }
+            return state.producerResult
         }
         if let finished { callback(finished) }
     }
 
-    // MARK: client side
+    // MARK: consumer side
 
     /// Delivers the parts, in order, on `loop`.
     func start(on loop: EventLoop, _ handle: @escaping @Sendable (Event) -> Void) {
@@ -111,7 +135,7 @@ final class ResponseBodyStream: Sendable {
         }
     }
 
-    /// The client's socket took `bytes`: reading upstream may resume.
+    /// The consumer's socket took `bytes`: the producer may read again.
     func written(_ bytes: Int) {
         let resume = state.withLock { state -> Bool in
             state.unwrittenBytes -= bytes
@@ -120,21 +144,22 @@ final class ResponseBodyStream: Sendable {
             return true
         }
         guard resume else { return }
-        let upstream = self.upstream
-        upstream.eventLoop.execute {
-            try? upstream.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
-            upstream.read()
+        let producer = self.producer
+        producer.eventLoop.execute {
+            try? producer.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
+            producer.read()
         }
     }
 
-    /// Nobody will read the rest (a retry, a mirror, a client gone): the
-    /// upstream connection closes, unless the body was already all in and the
-    /// connection back in the pool, perhaps carrying another request. Checked
-    /// on the upstream's loop, where the body's end is handled.
+    /// Nobody will take the rest (a retry, a mirror, a client or upstream
+    /// gone): the producer abandons it, unless the body was already all in
+    /// (a response's connection may be back in the pool, carrying another
+    /// request). Checked on the producer's loop, where the body's end is
+    /// handled.
     func cancel() {
-        let upstream = self.upstream
-        upstream.eventLoop.execute {
-            if !self.state.withLock({ $0.upstreamDone }) { upstream.close(promise: nil) }
+        let producer = self.producer
+        producer.eventLoop.execute {
+            if !self.state.withLock({ $0.producerDone }) { self.abandon(producer) }
         }
         finish()
     }
