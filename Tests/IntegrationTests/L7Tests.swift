@@ -327,6 +327,21 @@ struct L7Tests {
         // Circuit breaking: one request at a time to the slow backend; the rest get 503 UO.
         let breaker = try setup.requests("http://198.19.0.15/cb", count: 12, concurrency: 12)
         #expect((breaker.reasons.first { $0.key.contains("circuit breaker") }?.value ?? 0) >= 5, "\(breaker.statuses) \(breaker.reasons)")
+        // maxConnections counts open connections: one that closed frees its place.
+        // (First the slow backend finishes the request the per-try timeout left behind.)
+        usleep(1_500_000)
+        for _ in 0..<4 {
+            let closing = try setup.a.run(in: "client", ["curl", "-s", "-w", "%{http_code}", "http://198.19.0.15/__close"])
+            #expect(closing.stdout.hasSuffix("200"), "a closed connection still counted: \(closing.output)")
+        }
+        // A streamed answer is a request in flight until its body ends (3 events, 1 s).
+        let stream = try setup.a.spawn("events", in: "client", ["curl", "-s", "-N", "http://198.19.0.15/__events"])
+        #expect(stream.waitForOutput("data: 0"))
+        let during = try setup.a.run(in: "client", ["curl", "-s", "-w", "%{http_code}", "http://198.19.0.15/__count"])
+        #expect(during.stdout.contains("too many requests") && during.stdout.hasSuffix("503"), "\(during.output)")
+        #expect(stream.waitForExit(timeout: 5) == 0 && stream.stdout.contains("data: 2"), "\(stream.stdout)")
+        let after = try setup.a.run(in: "client", ["curl", "-s", "-w", "%{http_code}", "http://198.19.0.15/__count"])
+        #expect(after.stdout.hasSuffix("200"), "the slot is free once the stream ended: \(after.output)")
         let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
         #expect(metrics.contains("response_flags=\"UO\""))
         #expect(metrics.contains("response_flags=\"UT\""))

@@ -136,7 +136,9 @@ final class L7Proxy: Sendable {
             outcome.flags = .upstreamOverflow
             return .local(.serviceUnavailable, reason: "circuit breaker: too many requests to \(backend.service.key)", version: version)
         }
-        defer { breaker.release(.request) }
+        // A streamed answer (a gRPC stream, a download) is a request in flight until its body ends.
+        var streamedAnswer: BodyStream?
+        defer { Self.afterBody(of: streamedAnswer) { breaker.release(.request) } }
         let detector = backend.policy.outlierDetection.map { settings in
             let detector = detectors.value(for: key) { OutlierDetector(settings: settings) }
             detector.update(settings: settings)
@@ -186,7 +188,13 @@ final class L7Proxy: Sendable {
         if outcome.flags != .none && attemptOutcome.flags == .none { attemptOutcome.flags = outcome.flags }
         outcome = attemptOutcome
         Self.apply(decision.responseHeaders, to: &response.head.headers)
+        streamedAnswer = response.rest
         return response
+    }
+
+    /// Runs `release` once `rest` has ended, failed or been dropped; at once without one.
+    private static func afterBody(of rest: BodyStream?, _ release: @escaping @Sendable () -> Void) {
+        if let rest { rest.whenDone { _ in release() } } else { release() }
     }
 
     /// The retry loop: each attempt picks an endpoint, checks the destination's
@@ -225,12 +233,15 @@ final class L7Proxy: Sendable {
             let result: UpstreamResult
             var response: ProxiedResponse?
             inFlight.begin(endpoint)
+            // A connection counts against maxConnections while it is open.
+            let admitConnection: UpstreamPool.ConnectionAdmission = {
+                guard breaker.tryAcquire(.connection) == .allowed else { return nil }
+                return { breaker.release(.connection) }
+            }
             do {
                 let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
                 response = try await withDeadline(decision.timeouts.backendRequest) {
-                    let response = try await self.upstreams.exchange(request, route: route) {
-                        breaker.tryAcquire(.connection) == .allowed
-                    }
+                    let response = try await self.upstreams.exchange(request, route: route, admitConnection: admitConnection)
                     if Task.isCancelled { response.rest?.cancel() }
                     return response
                 }
@@ -249,7 +260,7 @@ final class L7Proxy: Sendable {
             } catch {
                 result = .reset
             }
-            inFlight.end(endpoint)
+            Self.afterBody(of: response?.rest) { self.inFlight.end(endpoint) }
             _ = detector?.record(result, for: endpoint.key, poolSize: endpoints.count, now: ContinuousClock.now)
 
             if let retry = decision.retry,
@@ -340,7 +351,7 @@ final class L7Proxy: Sendable {
         var copy = request
         if let host = copy.head.headers.first(name: "host") { copy.head.headers.replaceOrAdd(name: "host", value: host + "-shadow") }
         let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
-        Task { (try? await self.upstreams.exchange(copy, route: route) { true })?.rest?.cancel() }
+        Task { (try? await self.upstreams.exchange(copy, route: route) { {} })?.rest?.cancel() }
     }
 
     static func requestInfo(_ request: ProxiedRequest, caller: Caller) -> HTTPRequestInfo {

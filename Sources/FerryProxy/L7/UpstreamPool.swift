@@ -51,9 +51,13 @@ final class UpstreamPool: Sendable {
         self.context = context
     }
 
+    /// Asked before a connection is opened (circuit breaking): nil refuses
+    /// it; otherwise what to run once, when that connection has closed or
+    /// failed to open.
+    typealias ConnectionAdmission = @Sendable () -> (@Sendable () -> Void)?
+
     /// Sends one request to an endpoint and returns its response.
-    /// `onNewConnection` is asked before a connection is opened (circuit breaking).
-    func exchange(_ request: ProxiedRequest, route: Route, onNewConnection: @Sendable () -> Bool) async throws -> ProxiedResponse {
+    func exchange(_ request: ProxiedRequest, route: Route, admitConnection: ConnectionAdmission) async throws -> ProxiedResponse {
         if route.key.http2 {
             let connection = try await http2Connection(route)
             return try await sendOnStream(request, connection: connection)
@@ -62,8 +66,14 @@ final class UpstreamPool: Sendable {
         if let reused = takeIdle(route.key, preferring: route.eventLoop) {
             connection = reused
         } else {
-            guard onNewConnection() else { throw UpstreamFailure.overflow("maxConnections to \(route.key.address)") }
-            connection = try await open(route)
+            guard let closed = admitConnection() else { throw UpstreamFailure.overflow("maxConnections to \(route.key.address)") }
+            do {
+                connection = try await open(route)
+            } catch {
+                closed()
+                throw error
+            }
+            connection.channel.closeFuture.whenComplete { _ in closed() }
         }
         let loop = connection.channel.eventLoop
         let (response, reusable) = try await loop.onLoop {

@@ -9,7 +9,8 @@ after an optional delay. Upgrade requests get 101 and then an echo of raw
 bytes (a stand-in for a WebSocket server). Counts requests: GET /__count.
 GET /__endless answers an event stream that never ends (1 MiB events);
 GET /__events three small events, 500 ms apart; GET /__bytes/N N bytes;
-POST /__upload reads a body of any size and answers its size and SHA-256."""
+POST /__upload reads a body of any size and answers its size and SHA-256;
+GET /__close answers and closes the connection."""
 import argparse
 import http.server
 import json
@@ -29,6 +30,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         config = self.server.config
         if self.path == "/__upload":
             return self.upload()
+        if self.path == "/__close":
+            self.close_connection = True
+            return self.reply(200, b"closing\n", close=True)
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path == "/__count":
@@ -108,10 +112,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
-    def reply(self, status, data):
+    def reply(self, status, data, close=False):
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
+        if close:
+            self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
