@@ -3,7 +3,8 @@ import Synchronization
 
 /// Istio's standard request metrics: `istio_requests_total`,
 /// `istio_request_duration_milliseconds`, `istio_request_bytes` and
-/// `istio_response_bytes`, with the TCP label set plus `response_code`.
+/// `istio_response_bytes`, with the TCP label set plus `response_code` and
+/// `grpc_response_status` (empty when the request is not a gRPC call).
 public final class HTTPMetrics: Sendable {
     struct Series: Sendable {
         let requests: Counter
@@ -26,17 +27,19 @@ public final class HTTPMetrics: Sendable {
     public struct RequestLabels: Hashable, Sendable {
         public var traffic: TrafficLabels
         public var responseCode: Int
+        public var grpcStatus: String
 
-        public init(traffic: TrafficLabels, responseCode: Int) {
+        public init(traffic: TrafficLabels, responseCode: Int, grpcStatus: String = "") {
             self.traffic = traffic
             self.responseCode = responseCode
+            self.grpcStatus = grpcStatus
         }
     }
 
     public func record(_ labels: RequestLabels, durationMilliseconds: Double, requestBytes: Int, responseBytes: Int) {
         let series = self.series.withLock { cache in
             if let existing = cache[labels] { return existing }
-            let pairs = labels.traffic.pairs + [("response_code", "\(labels.responseCode)")]
+            let pairs = labels.traffic.pairs + [("response_code", "\(labels.responseCode)"), ("grpc_response_status", labels.grpcStatus)]
             let made = Series(
                 requests: registry.counter("istio_requests_total", help: "Requests", labels: pairs),
                 duration: registry.makeValueHistogram(

@@ -401,8 +401,21 @@ struct L7Tests {
         let chat = try setup.a.run(in: "client", ["python3", Paths.tool("grpcecho.py"), "chat", "--target", "198.19.0.21:50051",
                                                   "--message", "one,two,three"], timeout: 60)
         #expect(chat.stdout == "grpc: one\ngrpc: two\ngrpc: three\n", "each answer before the next message: \(chat.output)")
+        // The agent's own refusals reach a gRPC client as gRPC statuses with the reason.
+        try setup.apply("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: grpc-nowhere, namespace: demo}
+        spec: {clusterIP: 198.19.0.22, selector: {app: nowhere}, ports: [{name: api, appProtocol: grpc, port: 50051}]}
+        """)
+        let refused = try setup.a.run(in: "client", ["python3", Paths.tool("grpcecho.py"), "call", "--target", "198.19.0.22:50051",
+                                                     "--message", "anyone?"], timeout: 60)
+        #expect(refused.stdout.contains("RPC failed: StatusCode.UNAVAILABLE no endpoint for"), "\(refused.output)")
         let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
         #expect(metrics.contains("request_protocol=\"grpc\""))
+        let grpcSeries = metrics.split(separator: "\n").filter { $0.hasPrefix("istio_requests_total{") && $0.contains("request_protocol=\"grpc\"") }
+        #expect(grpcSeries.contains { $0.contains("grpc_response_status=\"0\"") }, "\(grpcSeries)")
+        #expect(grpcSeries.contains { $0.contains("grpc_response_status=\"14\"") && $0.contains("response_code=\"200\"") }, "\(grpcSeries)")
         // Invalid HTTP/2 frames: a GOAWAY, and the agent carries on.
         let garbage = try setup.a.run(in: "client", ["python3", "-c", """
             import socket

@@ -25,6 +25,8 @@ final class BodyStream: Sendable {
         /// Received and not yet written to the client.
         var unwrittenBytes = 0
         var totalBytes = 0
+        /// The trailers the body ended with.
+        var trailers: HTTPHeaders?
         var consumer: (loop: EventLoop, handle: @Sendable (Event) -> Void)?
         var deliveryScheduled = false
         var paused = false
@@ -65,15 +67,22 @@ final class BodyStream: Sendable {
 
     /// Body bytes received so far.
     var receivedBytes: Int { state.withLock { $0.totalBytes } }
+    /// The trailers the body ended with, once it has.
+    var trailers: HTTPHeaders? { state.withLock { $0.trailers } }
 
     // MARK: producer side, on the producer channel's event loop
 
     func receive(_ event: Event) {
         let (pause, consumerLoop) = state.withLock { state -> (Bool, EventLoop?) in
             guard !state.closed else { return (false, nil) }
-            if case .body(let chunk) = event {
+            switch event {
+            case .body(let chunk):
                 state.unwrittenBytes += chunk.readableBytes
                 state.totalBytes += chunk.readableBytes
+            case .end(let trailers):
+                state.trailers = trailers
+            case .failed:
+                break
             }
             state.queued.append(event)
             let pause = !state.paused && state.unwrittenBytes > Self.highWatermark

@@ -65,9 +65,12 @@ final class L7Proxy: Sendable {
             ?? (nil, incoming?.child() ?? .fresh())
         let traceparent = trace.traceparent
         var response = await route(request, caller: caller, state: state, traceparent: traceparent, outcome: &outcome)
+        if response.isLocal && GRPC.isCall(request.head) { response = response.asGRPCCall() }
         response.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
         let finished = { @Sendable [response, outcome] (restBytes: Int) in
-            self.report(request, response: response, responseBytes: response.body.readableBytes + restBytes, caller: caller,
+            let trailers = response.rest.map { $0.trailers } ?? response.trailers
+            self.report(request, response: response, responseBytes: response.body.readableBytes + restBytes,
+                        grpcStatus: GRPC.status(head: response.head, trailers: trailers), caller: caller,
                         state: state, outcome: outcome, trace: trace, started: started, startedAt: startedAt)
             span?.end(status: Int(response.head.status.code), attributes: self.spanAttributes(request, caller: caller, outcome: outcome))
         }
@@ -374,17 +377,18 @@ final class L7Proxy: Sendable {
         for name in modifier.remove { headers.remove(name: name) }
     }
 
-    private func report(_ request: ProxiedRequest, response: ProxiedResponse, responseBytes: Int, caller: Caller, state: MeshState,
+    private func report(_ request: ProxiedRequest, response: ProxiedResponse, responseBytes: Int, grpcStatus: String?,
+                        caller: Caller, state: MeshState,
                         outcome: Outcome, trace: TraceContext, started: ContinuousClock.Instant, startedAt: Date) {
         let elapsed = (ContinuousClock.now - started).seconds * 1000
         var labels = caller.record.labels
-        labels.requestProtocol = request.head.headers.first(name: "content-type")?.hasPrefix("application/grpc") == true ? "grpc" : "http"
+        labels.requestProtocol = GRPC.isCall(request.head) ? "grpc" : "http"
         labels.responseFlags = outcome.flags
         if let destination = outcome.destination {
             labels.describeDestination(destination, service: caller.service, state: state)
         }
         let status = Int(response.head.status.code)
-        metrics.record(.init(traffic: labels, responseCode: status), durationMilliseconds: elapsed,
+        metrics.record(.init(traffic: labels, responseCode: status, grpcStatus: grpcStatus ?? ""), durationMilliseconds: elapsed,
                        requestBytes: request.receivedBodyBytes, responseBytes: responseBytes)
         caller.record.requests.wrappingAdd(1, ordering: .relaxed)
         guard context.accessLog.isEnabled else { return }
