@@ -3,14 +3,18 @@ import Synchronization
 
 /// Istio's standard request metrics: `istio_requests_total`,
 /// `istio_request_duration_milliseconds`, `istio_request_bytes` and
-/// `istio_response_bytes`, with the TCP label set plus `response_code` and
-/// `grpc_response_status` (empty when the request is not a gRPC call).
+/// `istio_response_bytes`, and for gRPC calls `istio_request_messages_total`
+/// and `istio_response_messages_total`, with the TCP label set plus
+/// `response_code` and `grpc_response_status` (empty when the request is not
+/// a gRPC call).
 public final class HTTPMetrics: Sendable {
     struct Series: Sendable {
         let requests: Counter
         let duration: ValueHistogram
         let requestBytes: ValueHistogram
         let responseBytes: ValueHistogram
+        /// gRPC calls only (request_protocol "grpc"), as Istio reports them.
+        let messages: (request: Counter, response: Counter)?
     }
 
     /// Istio's default buckets.
@@ -36,7 +40,9 @@ public final class HTTPMetrics: Sendable {
         }
     }
 
-    public func record(_ labels: RequestLabels, durationMilliseconds: Double, requestBytes: Int, responseBytes: Int) {
+    /// `grpcMessages`: the messages each way, for a gRPC call.
+    public func record(_ labels: RequestLabels, durationMilliseconds: Double, requestBytes: Int, responseBytes: Int,
+                       grpcMessages: (request: Int, response: Int)? = nil) {
         let series = self.series.withLock { cache in
             if let existing = cache[labels] { return existing }
             let pairs = labels.traffic.pairs + [("response_code", "\(labels.responseCode)"), ("grpc_response_status", labels.grpcStatus)]
@@ -51,7 +57,11 @@ public final class HTTPMetrics: Sendable {
                     labels: pairs, buckets: Self.sizeBuckets),
                 responseBytes: registry.makeValueHistogram(
                     descriptor: MetricNameDescriptor(metricName: "istio_response", unitName: "bytes", helpText: "Response sizes"),
-                    labels: pairs, buckets: Self.sizeBuckets)
+                    labels: pairs, buckets: Self.sizeBuckets),
+                messages: labels.traffic.requestProtocol != "grpc" ? nil : (
+                    request: registry.counter("istio_request_messages_total", help: "gRPC messages sent by clients", labels: pairs),
+                    response: registry.counter("istio_response_messages_total", help: "gRPC messages sent by servers", labels: pairs)
+                )
             )
             cache[labels] = made
             return made
@@ -60,5 +70,9 @@ public final class HTTPMetrics: Sendable {
         series.duration.record(durationMilliseconds)
         series.requestBytes.record(Double(requestBytes))
         series.responseBytes.record(Double(responseBytes))
+        if let counters = series.messages, let grpcMessages {
+            counters.request.increment(by: Int64(grpcMessages.request))
+            counters.response.increment(by: Int64(grpcMessages.response))
+        }
     }
 }

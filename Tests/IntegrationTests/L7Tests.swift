@@ -416,6 +416,13 @@ struct L7Tests {
         let grpcSeries = metrics.split(separator: "\n").filter { $0.hasPrefix("istio_requests_total{") && $0.contains("request_protocol=\"grpc\"") }
         #expect(grpcSeries.contains { $0.contains("grpc_response_status=\"0\"") }, "\(grpcSeries)")
         #expect(grpcSeries.contains { $0.contains("grpc_response_status=\"14\"") && $0.contains("response_code=\"200\"") }, "\(grpcSeries)")
+        // Messages each way over the successful calls: unary 1/1, collect 3/1, chat 3/3.
+        func messages(_ name: String) -> Double {
+            metrics.split(separator: "\n").filter { $0.hasPrefix(name + "{") && $0.contains("grpc_response_status=\"0\"") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
+        #expect(messages("istio_request_messages_total") == 7 && messages("istio_response_messages_total") == 5,
+                "\(metrics.split(separator: "\n").filter { $0.contains("_messages_total{") })")
         // Invalid HTTP/2 frames: a GOAWAY, and the agent carries on.
         let garbage = try setup.a.run(in: "client", ["python3", "-c", """
             import socket

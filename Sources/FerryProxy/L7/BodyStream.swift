@@ -27,6 +27,8 @@ final class BodyStream: Sendable {
         var totalBytes = 0
         /// The trailers the body ended with.
         var trailers: HTTPHeaders?
+        /// gRPC messages passed, when the body is a gRPC call's.
+        var messages: GRPCMessageCounter?
         var consumer: (loop: EventLoop, handle: @Sendable (Event) -> Void)?
         var deliveryScheduled = false
         var paused = false
@@ -44,26 +46,36 @@ final class BodyStream: Sendable {
     private let state = Mutex(State())
 
     /// `abandon` runs on the producer's loop when the body is cancelled
-    /// before all of it came in.
-    private init(producer: Channel, abandon: @escaping @Sendable (Channel) -> Void) {
+    /// before all of it came in. With `gRPCBodyStart` (the body's part that
+    /// came before, perhaps empty), gRPC messages are counted from there.
+    private init(producer: Channel, gRPCBodyStart: ByteBuffer?, abandon: @escaping @Sendable (Channel) -> Void) {
         self.producer = producer
         self.abandon = abandon
+        if let gRPCBodyStart {
+            state.withLock { state in
+                state.messages = GRPCMessageCounter()
+                state.messages?.feed(gRPCBodyStart)
+            }
+        }
     }
 
     /// A response body from an upstream connection: dropping it closes the
     /// connection, which cannot carry another exchange mid-body.
-    static func response(from upstream: Channel) -> BodyStream {
-        BodyStream(producer: upstream) { $0.close(promise: nil) }
+    static func response(from upstream: Channel, gRPC: Bool = false) -> BodyStream {
+        BodyStream(producer: upstream, gRPCBodyStart: gRPC ? ByteBuffer() : nil) { $0.close(promise: nil) }
     }
 
     /// A request body from a client: dropping it lets the client's channel
     /// read again, so the rest arrives and is discarded where it is read.
-    static func request(from client: Channel) -> BodyStream {
-        BodyStream(producer: client) { channel in
+    static func request(from client: Channel, gRPCBodyStart: ByteBuffer? = nil) -> BodyStream {
+        BodyStream(producer: client, gRPCBodyStart: gRPCBodyStart) { channel in
             try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
             channel.read()
         }
     }
+
+    /// gRPC messages of the whole body so far; nil unless counted.
+    var gRPCMessages: Int? { state.withLock { $0.messages?.messages } }
 
     /// Body bytes received so far.
     var receivedBytes: Int { state.withLock { $0.totalBytes } }
@@ -79,6 +91,7 @@ final class BodyStream: Sendable {
             case .body(let chunk):
                 state.unwrittenBytes += chunk.readableBytes
                 state.totalBytes += chunk.readableBytes
+                state.messages?.feed(chunk)
             case .end(let trailers):
                 state.trailers = trailers
             case .failed:

@@ -131,7 +131,7 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func startStreaming(context: ChannelHandlerContext) {
         guard let head else { return }
         mayStream = false
-        let stream = BodyStream.request(from: context.channel)
+        let stream = BodyStream.request(from: context.channel, gRPCBodyStart: GRPC.isCall(head) ? body : nil)
         requestStream = stream
         let request = ProxiedRequest(head: head, body: body, trailers: nil, rest: stream)
         body = context.channel.allocator.buffer(capacity: 0)

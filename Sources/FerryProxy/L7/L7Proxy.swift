@@ -388,8 +388,12 @@ final class L7Proxy: Sendable {
             labels.describeDestination(destination, service: caller.service, state: state)
         }
         let status = Int(response.head.status.code)
+        let messages = labels.requestProtocol != "grpc" ? nil : (
+            request: request.rest?.gRPCMessages ?? GRPCMessageCounter.count(request.body),
+            response: response.rest?.gRPCMessages ?? GRPCMessageCounter.count(response.body)
+        )
         metrics.record(.init(traffic: labels, responseCode: status, grpcStatus: grpcStatus ?? ""), durationMilliseconds: elapsed,
-                       requestBytes: request.receivedBodyBytes, responseBytes: responseBytes)
+                       requestBytes: request.receivedBodyBytes, responseBytes: responseBytes, grpcMessages: messages)
         caller.record.requests.wrappingAdd(1, ordering: .relaxed)
         guard context.accessLog.isEnabled else { return }
         context.accessLog.log([

@@ -42,6 +42,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request whose body is being sent as it arrives.
     private var sending: BodyStream?
     private var answeringHEAD = false
+    private var answeringGRPC = false
 
     init(maxBodySize: Int = HTTPBodyLimit.bytes) {
         self.maxBodySize = maxBodySize
@@ -63,6 +64,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         pending = promise
         head = nil
         answeringHEAD = request.head.method == .HEAD
+        answeringGRPC = GRPC.isCall(request.head)
         body = context.channel.allocator.buffer(capacity: 0)
         context.write(wrapOutboundOut(.head(Self.framed(request))), promise: nil)
         if request.bodySize > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil) }
@@ -140,7 +142,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
             head = responseHead
             if !responseHead.isKeepAlive { reusable = false }
             if let pending, streams(responseHead) {
-                let stream = BodyStream.response(from: context.channel)
+                let stream = BodyStream.response(from: context.channel, gRPC: answeringGRPC)
                 streaming = stream
                 self.pending = nil
                 pending.succeed(ProxiedResponse(head: responseHead, body: body, trailers: nil, rest: stream))
