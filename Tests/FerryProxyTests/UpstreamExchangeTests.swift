@@ -150,4 +150,24 @@ import Testing
         #expect(throws: UpstreamFailure.self) { try response.wait() }
         #expect(!channel.isActive, "the upstream must not take half a body as complete")
     }
+
+    @Test func anExpiredBodyFailsForTheClientAndClosesTheUpstream() throws {
+        let (channel, response) = try start(limit: 8)
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok)), .body(ByteBuffer(string: "data"))])
+        let rest = try #require(try response.wait().rest)
+        let events = Mutex<[String]>([])
+        rest.start(on: channel.eventLoop) { event in
+            events.withLock { if case .failed = event { $0.append("failed") } else { $0.append("part") } }
+        }
+        rest.expire()
+        channel.embeddedEventLoop.run()
+        #expect(events.withLock { $0 } == ["part", "failed"])
+        #expect(!channel.isActive, "the upstream stops sending a body nobody takes")
+
+        let (whole, ended) = try start(limit: 8)
+        try answer(whole, [.head(HTTPResponseHead(version: .http1_1, status: .ok)), .body(ByteBuffer(string: "data")), .end(nil)])
+        try #require(try ended.wait().rest).expire()
+        whole.embeddedEventLoop.run()
+        #expect(whole.isActive, "a body that ended before the deadline is left alone")
+    }
 }

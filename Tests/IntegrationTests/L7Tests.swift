@@ -272,7 +272,15 @@ struct L7Tests {
         metadata: {name: slow, namespace: demo}
         spec:
           parentRefs: [{group: "", kind: Service, name: slow, port: 80}]
-          rules: [{backendRefs: [{name: slow, port: 80}], timeouts: {request: 3s, backendRequest: 200ms}}]
+          rules:
+          - backendRefs: [{name: slow, port: 80}]
+            timeouts: {request: 3s, backendRequest: 200ms}
+          # Timeouts run to the end of a streamed answer: events (1 s) get none.
+          - matches: [{path: {type: PathPrefix, value: /__events}}]
+            backendRefs: [{name: slow, port: 80}]
+          - matches: [{path: {type: PathPrefix, value: /__endless}}]
+            backendRefs: [{name: slow, port: 80}]
+            timeouts: {request: 2s}
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -342,6 +350,12 @@ struct L7Tests {
         #expect(stream.waitForExit(timeout: 5) == 0 && stream.stdout.contains("data: 2"), "\(stream.stdout)")
         let after = try setup.a.run(in: "client", ["curl", "-s", "-w", "%{http_code}", "http://198.19.0.15/__count"])
         #expect(after.stdout.hasSuffix("200"), "the slot is free once the stream ended: \(after.output)")
+        // The request timeout cuts an endless answer off mid-body.
+        let cut = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}",
+                                                 "-m", "8", "http://198.19.0.15/__endless"], timeout: 20)
+        let cutFigures = cut.stdout.split(separator: " ").compactMap { Double($0) }
+        #expect(!cut.ok && cutFigures.count == 3 && cutFigures[0] == 200 && cutFigures[1] > 0, "\(cut.output)")
+        #expect(cutFigures.count == 3 && cutFigures[2] >= 1.8 && cutFigures[2] < 5, "ended by the 2 s timeout: \(cut.output)")
         let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
         #expect(metrics.contains("response_flags=\"UO\""))
         #expect(metrics.contains("response_flags=\"UT\""))

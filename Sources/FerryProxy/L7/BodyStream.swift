@@ -186,6 +186,24 @@ final class BodyStream: Sendable {
         finish()
     }
 
+    /// A timeout passed with the body still coming: the consumer sees it
+    /// fail (a client's connection or stream ends mid-body) and the producer
+    /// abandons it. Nothing happens once every part is in.
+    func expire() {
+        guard !state.withLock({ $0.closed || $0.producerDone }) else { return }
+        receive(.failed)
+        let producer = self.producer
+        producer.eventLoop.execute {
+            if !self.state.withLock({ $0.producerDone }) { self.abandon(producer) }
+        }
+    }
+
+    /// Expires the body at `deadline` unless it has ended by then.
+    func expire(at deadline: NIODeadline, on loop: EventLoop) {
+        let task = loop.scheduleTask(deadline: deadline) { self.expire() }
+        whenDone { _ in task.cancel() }
+    }
+
     /// Runs `callback` with the body bytes received, once the body has ended,
     /// failed or been cancelled.
     func whenDone(_ callback: @escaping @Sendable (Int) -> Void) {

@@ -174,6 +174,7 @@ final class L7Proxy: Sendable {
                                caller: caller, breaker: breaker, detector: detector, budget: budget, state: state)
         }
         let finished: (ProxiedResponse, Outcome)?
+        let deadline = Self.deadline(after: decision.timeouts.request)
         do {
             finished = try await withDeadline(decision.timeouts.request) {
                 let result = await attempts()
@@ -192,7 +193,14 @@ final class L7Proxy: Sendable {
         outcome = attemptOutcome
         Self.apply(decision.responseHeaders, to: &response.head.headers)
         streamedAnswer = response.rest
+        if let rest = response.rest, let deadline { rest.expire(at: deadline, on: caller.eventLoop) }
         return response
+    }
+
+    /// Gateway API's timeouts run to the end of the response: a streamed
+    /// body still coming at the deadline is cut off (Envoy resets the stream).
+    private static func deadline(after timeout: Duration?) -> NIODeadline? {
+        timeout.map { NIODeadline.now() + TimeAmount($0) }
     }
 
     /// Runs `release` once `rest` has ended, failed or been dropped; at once without one.
@@ -241,6 +249,7 @@ final class L7Proxy: Sendable {
                 guard breaker.tryAcquire(.connection) == .allowed else { return nil }
                 return { breaker.release(.connection) }
             }
+            let tryDeadline = Self.deadline(after: decision.timeouts.backendRequest)
             do {
                 let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
                 response = try await withDeadline(decision.timeouts.backendRequest) {
@@ -248,6 +257,7 @@ final class L7Proxy: Sendable {
                     if Task.isCancelled { response.rest?.cancel() }
                     return response
                 }
+                if let rest = response?.rest, let tryDeadline { rest.expire(at: tryDeadline, on: caller.eventLoop) }
                 result = response.map { .response(status: Int($0.head.status.code)) } ?? .timeout
             } catch UpstreamFailure.connectFailed {
                 result = .connectFailure
