@@ -138,8 +138,9 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
         enqueue(.request(request), context: context)
     }
 
-    /// A Content-Length within what is collected whole (or none at all on a
-    /// request that cannot have a body) says the body is short.
+    /// A Content-Length within what is collected whole says the body is
+    /// short. Without one, a request is streamed only when its end does not
+    /// come in the read that brought its head (a bodiless request ends there).
     static func hasShortBody(_ head: HTTPRequestHead) -> Bool {
         if let length = head.headers.first(name: "content-length").flatMap(Int.init) { return length <= HTTPBodyLimit.collected }
         return false
