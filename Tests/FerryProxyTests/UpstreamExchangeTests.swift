@@ -163,11 +163,13 @@ import Testing
         channel.embeddedEventLoop.run()
         #expect(events.withLock { $0 } == ["part", "failed"])
         #expect(!channel.isActive, "the upstream stops sending a body nobody takes")
+        #expect(rest.expired, "reported as a timeout")
 
         let (whole, ended) = try start(limit: 8)
         try answer(whole, [.head(HTTPResponseHead(version: .http1_1, status: .ok)), .body(ByteBuffer(string: "data")), .end(nil)])
-        try #require(try ended.wait().rest).expire()
+        let wholeRest = try #require(try ended.wait().rest)
+        wholeRest.expire()
         whole.embeddedEventLoop.run()
-        #expect(whole.isActive, "a body that ended before the deadline is left alone")
+        #expect(whole.isActive && !wholeRest.expired, "a body that ended before the deadline is left alone")
     }
 }

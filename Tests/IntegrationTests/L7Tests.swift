@@ -356,6 +356,9 @@ struct L7Tests {
         let cutFigures = cut.stdout.split(separator: " ").compactMap { Double($0) }
         #expect(!cut.ok && cutFigures.count == 3 && cutFigures[0] == 200 && cutFigures[1] > 0, "\(cut.output)")
         #expect(cutFigures.count == 3 && cutFigures[2] >= 1.8 && cutFigures[2] < 5, "ended by the 2 s timeout: \(cut.output)")
+        let cutSeries = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout.split(separator: "\n")
+            .filter { $0.hasPrefix("istio_requests_total{") && $0.contains("response_flags=\"UT\"") && $0.contains("response_code=\"200\"") }
+        #expect(!cutSeries.isEmpty, "the cut answer is reported as a timeout (UT)")
         let metrics = try setup.a.run(in: "ctl", ["curl", "-s", "localhost:15020/metrics"]).stdout
         #expect(metrics.contains("response_flags=\"UO\""))
         #expect(metrics.contains("response_flags=\"UT\""))

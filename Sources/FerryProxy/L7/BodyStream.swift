@@ -29,6 +29,8 @@ final class BodyStream: Sendable {
         var trailers: HTTPHeaders?
         /// gRPC messages passed, when the body is a gRPC call's.
         var messages: GRPCMessageCounter?
+        /// A timeout cut the body off.
+        var expired = false
         var consumer: (loop: EventLoop, handle: @Sendable (Event) -> Void)?
         var deliveryScheduled = false
         var paused = false
@@ -74,6 +76,8 @@ final class BodyStream: Sendable {
         }
     }
 
+    /// Whether a timeout cut the body off.
+    var expired: Bool { state.withLock { $0.expired } }
     /// gRPC messages of the whole body so far; nil unless counted.
     var gRPCMessages: Int? { state.withLock { $0.messages?.messages } }
 
@@ -190,7 +194,12 @@ final class BodyStream: Sendable {
     /// fail (a client's connection or stream ends mid-body) and the producer
     /// abandons it. Nothing happens once every part is in.
     func expire() {
-        guard !state.withLock({ $0.closed || $0.producerDone }) else { return }
+        let expiring = state.withLock { state -> Bool in
+            guard !state.closed && !state.producerDone else { return false }
+            state.expired = true
+            return true
+        }
+        guard expiring else { return }
         receive(.failed)
         let producer = self.producer
         producer.eventLoop.execute {

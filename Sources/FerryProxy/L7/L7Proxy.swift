@@ -68,6 +68,9 @@ final class L7Proxy: Sendable {
         if response.isLocal && GRPC.isCall(request.head) { response = response.asGRPCCall() }
         response.head.headers.replaceOrAdd(name: "traceparent", value: traceparent)
         let finished = { @Sendable [response, outcome] (restBytes: Int) in
+            var outcome = outcome
+            // Cut off by a timeout mid-body: reported as Envoy does, UT.
+            if response.rest?.expired == true { outcome.flags = .upstreamRequestTimeout }
             let trailers = response.rest.map { $0.trailers } ?? response.trailers
             self.report(request, response: response, responseBytes: response.body.readableBytes + restBytes,
                         grpcStatus: GRPC.status(head: response.head, trailers: trailers), caller: caller,
