@@ -161,6 +161,7 @@ struct L7Tests {
         #expect(received.first == "200" && (Int(received.last ?? "") ?? 0) > 8 << 20, "\(endless.output)")
         // Uploads past what the agent holds stream too, with a length or chunked.
         let blob = setup.mesh.lab.logDirectory + "/upload.bin"
+        defer { try? FileManager.default.removeItem(atPath: blob) }
         _ = try setup.a.run(in: "ctl", ["sh", "-c", "head -c \(96 << 20) /dev/urandom > \(blob)"])
         let digest = try setup.a.run(in: "ctl", ["sha256sum", blob]).stdout.prefix(64)
         for framing in [[], ["-H", "Transfer-Encoding: chunked"]] {

@@ -174,6 +174,28 @@ final class TestLab: @unchecked Sendable {
         for pin in BPFFS.list(BPFFS.defaultMount) where pin.hasPrefix("ferry-test-") && isStale(String(pin.dropFirst("ferry-test-".count))) {
             removePins(BPFFS.defaultMount + "/" + pin)
         }
+        removeOldLogs()
+    }
+
+    /// Log directories of finished runs, all but the latest run's: those stay
+    /// for reading after a failure, and /tmp does not fill up run after run.
+    static func removeOldLogs() {
+        let temporary = NSTemporaryDirectory()
+        let stale = ((try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+            .filter { $0.hasPrefix("ferry-test-") && isStale(String($0.dropFirst("ferry-test-".count))) }
+        let runs = Dictionary(grouping: stale) { name in
+            name.dropFirst("ferry-test-".count).prefix { $0 != "x" }
+        }
+        func modified(_ name: Substring) -> Date {
+            let dates = runs[name, default: []].compactMap {
+                try? FileManager.default.attributesOfItem(atPath: temporary + $0)[.modificationDate] as? Date
+            }
+            return dates.max() ?? .distantPast
+        }
+        let latest = runs.keys.max { modified($0) < modified($1) }
+        for (run, names) in runs where run != latest {
+            for name in names { try? FileManager.default.removeItem(atPath: temporary + name) }
+        }
     }
 
     /// "ft<pid>x..." names whose pid is not alive.
