@@ -7,9 +7,10 @@
  * original destination is remembered under the socket cookie until sockops moves
  * it into the 4-tuple map that getsockopt answers from.
  *
- * If nothing listens on the outbound port (ferryd is down or restarting), the
- * workload's fail mode decides: pass the connection through untouched (fail open)
- * or refuse it with EPERM (fail closed, for STRICT workloads).
+ * If nothing listens on the outbound port (ferryd is down or restarting), a
+ * connect to a destination that accepts only mTLS (ferry_strict) is refused with
+ * EPERM; otherwise the workload's fail mode decides: pass the connection through
+ * untouched (fail open) or refuse it (fail closed).
  *
  * cgroup/getpeername4 and cgroup/getpeername6 undo the rewrite for the workload:
  * getpeername() on a captured socket answers the original destination, as it
@@ -93,6 +94,20 @@ static __always_inline int proxy_listening_v6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+/* Whether the destination takes only mTLS: its port's own entry, else the
+ * address's (port 0). */
+static __always_inline int requires_mtls(const __u32 dst[4], __u16 port)
+{
+	struct ferry_inbound_key key = { .port = port };
+	ferry_addr_from_v6(key.addr, dst);
+	__u8 *strict = bpf_map_lookup_elem(&ferry_strict, &key);
+	if (strict)
+		return *strict;
+	key.port = 0;
+	strict = bpf_map_lookup_elem(&ferry_strict, &key);
+	return strict && *strict;
+}
+
 /* Everything but the rewrite itself, shared by both families. Returns 1 when the
  * caller should rewrite, 0 to leave the connect alone, -1 to refuse it. */
 static __always_inline int decide(struct bpf_sock_addr *ctx, const __u32 dst[4], __u16 port,
@@ -107,7 +122,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, const __u32 dst[4],
 	/* The listener lookup is the costly part: only captured connects pay it. */
 	int listening = family == FERRY_AF_INET ? proxy_listening_v4(ctx) : proxy_listening_v6(ctx);
 	if (!listening) {
-		if (workload->flags & FERRY_WORKLOAD_FAIL_CLOSED) {
+		if ((workload->flags & FERRY_WORKLOAD_FAIL_CLOSED) || requires_mtls(dst, port)) {
 			ferry_count(FERRY_CTR_FAIL_CLOSED);
 			return -1;
 		}

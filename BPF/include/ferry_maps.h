@@ -77,6 +77,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ferry_inbound SEC(".maps");
 
+/* Destinations that accept only mutual TLS (PeerAuthentication STRICT), by
+ * address and port (0: every port without an entry of its own) -> 1 STRICT,
+ * 0 not (a port-level exception). While ferryd is down a captured connect to
+ * one is refused, never passed through in plaintext. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ferry_inbound_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_strict SEC(".maps");
+
 /* ferryd's :15006 listeners; a closed socket leaves the map by itself, which is
  * how the kernel notices ferryd is gone. */
 struct {

@@ -77,6 +77,7 @@ public final class FerryDatapath: @unchecked Sendable {
     public static let mapNames = [
         "ferry_enrolled", "ferry_capture", "ferry_noports", "ferry_pending",
         "ferry_tuples", "ferry_conns", "ferry_counters", "ferry_inbound", "ferry_listeners", "ferry_pod_listeners", "ferry_own",
+        "ferry_strict",
     ]
     /// Pod namespaces that can have a :15006 listener pair at once.
     public static let podListenerPairs = UInt16(FERRY_POD_LISTENER_PAIRS)
@@ -89,6 +90,9 @@ public final class FerryDatapath: @unchecked Sendable {
     public let connections: BPFMap<UInt64, ferry_conn_stats>
     public let counters: BPFCounterArray
     public let inbound: BPFMap<ferry_inbound_key, ferry_inbound_value>
+    /// Destinations that take only mTLS (1) and port-level exceptions (0):
+    /// refused rather than passed through while ferryd is down.
+    public let mtlsOnly: BPFMap<ferry_inbound_key, UInt8>
     /// The SOCKMAP of ferryd's :15006 listeners (values are socket descriptors).
     public let listeners: BPFMap<UInt32, UInt64>
     /// The SOCKMAP of ferryd's :15006 listeners inside pod network namespaces.
@@ -106,6 +110,7 @@ public final class FerryDatapath: @unchecked Sendable {
         connections = try BPFMap(pinned: layout.mapPath("ferry_conns"))
         counters = try BPFCounterArray(pinned: layout.mapPath("ferry_counters"))
         inbound = try BPFMap(pinned: layout.mapPath("ferry_inbound"))
+        mtlsOnly = try BPFMap(pinned: layout.mapPath("ferry_strict"))
         listeners = try BPFMap(pinned: layout.mapPath("ferry_listeners"))
         podListeners = try BPFMap(pinned: layout.mapPath("ferry_pod_listeners"))
     }

@@ -174,15 +174,42 @@ struct CaptureTests {
     @Test func failsOpenWhileFerrydIsDownAndUnloadRemovesEverything() throws {
         let setup = try Setup("failopen")
         defer { setup.lab.tearDown() }
+        // The server is a workload of another node under STRICT mTLS, but for
+        // port 9000; a second sink on 9001 would take plaintext if let through.
+        try setup.agent.writeConfig("server.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: WorkloadEntry
+            metadata: {name: server, namespace: default, labels: {app: server}, annotations: {ferry.dev/node: elsewhere}}
+            spec: {address: \(setup.server.ipv4)}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: server, namespace: default}
+            spec: {selector: {matchLabels: {app: server}}, mtls: {mode: STRICT}, portLevelMtls: {9000: {mode: PERMISSIVE}}}
+            """)
+        let strictSink = try setup.server.spawn("sink9001", ["python3", Paths.testTool, "sink", "--listen", "[::]:9001"])
+        #expect(strictSink.waitForOutput("listening"))
+        #expect(poll(timeout: 5) {
+            let entries = (try? setup.agent.ctlJSON(["maps", "dump", "ferry_strict"], as: [[String: String]].self)) ?? []
+            return Set(entries.map { "\($0["port"] ?? "")=\($0["mtls_only"] ?? "")" }) == ["*=true", "9000=false"]
+        }, "the server's STRICT address and its PERMISSIVE port reach ferry_strict")
+
         setup.agent.kill9()
         let pins = BPFFSList.links(setup.agent.pinDirectory)
         #expect(pins.count == FerryDatapath.objects.flatMap(\.programs).count, "programs stay pinned after kill -9: \(pins)")
 
         let direct = try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000)
         #expect(direct.ok, "\(direct.output)")
-        let counters = try setup.agent.ctlJSON(["maps", "dump", "ferry_counters"], as: [[String: String]].self)
+        var counters = try setup.agent.ctlJSON(["maps", "dump", "ferry_counters"], as: [[String: String]].self)
         #expect(counters.first { $0["counter"] == "fail_open" }?["value"] == "1")
+        // The client fails open, but never into a STRICT port: refused in connect().
+        let refused = try setup.send(to: "\(setup.server.ipv4):9001", bytes: 1000)
+        #expect(!refused.ok && refused.output.contains("Operation not permitted"), "\(refused.output)")
+        counters = try setup.agent.ctlJSON(["maps", "dump", "ferry_counters"], as: [[String: String]].self)
+        #expect(counters.first { $0["counter"] == "fail_closed" }?["value"] == "1")
 
+        // Back to a server outside the mesh: captured, passed through.
+        setup.agent.removeConfig("server.yaml")
         try setup.agent.start()
         #expect(try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000).ok)
         let status = try setup.status()

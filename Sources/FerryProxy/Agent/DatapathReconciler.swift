@@ -84,6 +84,7 @@ public final class DatapathReconciler: Service, Sendable {
         reconcileEnrollment(state, security: security, issues: &issues)
         reconcileCapture(state.config, issues: &issues)
         reconcileInbound(state, security: security, issues: &issues)
+        reconcileMTLSOnly(state, security: security, issues: &issues)
         for issue in issues where !problems.withLock({ $0.contains(issue) }) {
             logger.error("\(issue)")
         }
@@ -100,7 +101,8 @@ public final class DatapathReconciler: Service, Sendable {
                 ? workload.uid.flatMap { pods?.locate(podUID: $0)?.path } : nil
             guard let cgroup = workload.cgroup ?? located else { continue }
             // While ferryd is down: MeshConfig's failMode if set, else closed for
-            // workloads under STRICT mTLS, so they never talk plaintext.
+            // workloads under STRICT mTLS. (Connects to STRICT destinations are
+            // refused either way: reconcileMTLSOnly.)
             let failClosed = state.config.failMode.map { $0 == .closed }
                 ?? (security.peerAuthentication.mode(for: workload, port: 0) == .strict)
             let path = cgroupMount + cgroup
@@ -188,6 +190,24 @@ public final class DatapathReconciler: Service, Sendable {
         }
         for key in current.keys where desired[key] == nil {
             do { try datapath.inbound.delete(key) } catch { issues.append("inbound ports: \(error)") }
+        }
+    }
+
+    /// Every address and port of the mesh that takes only mTLS, so the
+    /// capture hook refuses plaintext to it while ferryd is down, whatever
+    /// the client's own fail mode.
+    private func reconcileMTLSOnly(_ state: MeshState, security: SecurityPolicies, issues: inout [String]) {
+        let destinations = MTLSOnlyDestinations(state: state, peerAuthentication: security.peerAuthentication)
+        var desired: [ferry_inbound_key: UInt8] = [:]
+        for (key, strict) in destinations.entries {
+            desired[ferry_inbound_key(addr: key.address.words, port: UInt16(key.port), _pad: 0)] = strict ? 1 : 0
+        }
+        let current = Dictionary(datapath.mtlsOnly.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        for (key, value) in desired where current[key] != value {
+            do { try datapath.mtlsOnly.update(key, value) } catch { issues.append("mTLS-only destinations: \(error)") }
+        }
+        for key in current.keys where desired[key] == nil {
+            do { try datapath.mtlsOnly.delete(key) } catch { issues.append("mTLS-only destinations: \(error)") }
         }
     }
 

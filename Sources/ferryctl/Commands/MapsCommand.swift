@@ -117,6 +117,12 @@ enum MapDecoder {
                  "strict": "\(entry.value.flags & UInt16(FERRY_INBOUND_STRICT) != 0)",
                  "listener": entry.value.listener == 0 ? "node" : "pod pair \(entry.value.listener)"]
             }
+        case "ferry_strict":
+            let map = try BPFMap<ferry_inbound_key, UInt8>(pinned: path)
+            return map.entries().map { entry in
+                ["address": "\(IPAddress(words: entry.key.addr))", "port": entry.key.port == 0 ? "*" : "\(entry.key.port)",
+                 "mtls_only": "\(entry.value != 0)"]
+            }
         case "ferry_noports":
             let map = try BPFMap<UInt16, UInt8>(pinned: path)
             return map.entries().map { ["port": "\($0.key)"] }
