@@ -25,9 +25,20 @@ struct KubernetesAgentTests {
         try api.apply(objects)
         let kubeconfig = api.kubeconfig
 
+        // Until every kind is listed the agent is up but not ready.
+        try api.configure(#"{"failing": ["pods"]}"#)
         let agent = try TestAgent(host: node)
         let arguments = agent.arguments.filter { $0 != "--config-dir" && $0 != agent.configDirectory }
         let process = try node.spawn("ferryd-k8s", in: "agent", arguments + ["--kubeconfig", kubeconfig])
+        var ready = Shell.Result(status: -1, stdout: "", stderr: "")
+        func readiness() -> Shell.Result {
+            ready = (try? node.run(in: "ctl", ["curl", "-s", "-w", " %{http_code}", "http://127.0.0.1:15021/healthz/ready"])) ?? ready
+            return ready
+        }
+        #expect(poll(timeout: 20) { readiness().stdout == "not ready: waiting for mesh state\n 503" },
+                 "listeners up, pods not listed: \(ready.output)")
+        try api.configure(#"{"failing": []}"#)
+        #expect(poll(timeout: 20) { readiness().stdout == "ready\n 200" }, "\(ready.output)")
         var status: AdminAPI.Status?
         #expect(poll(timeout: 20, interval: 0.3) {
             status = try? agent.ctlJSON(["status"])

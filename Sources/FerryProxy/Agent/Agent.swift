@@ -83,8 +83,11 @@ public enum Agent {
             return .text(registry.emitToString(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         let readiness = HTTPServer(host: configuration.metricsHost, port: configuration.readinessPort,
-                                   group: controlGroup, logger: logger) { request in
-            request.path == "/healthz/ready" ? .text("ready\n") : .error(.notFound, "only /healthz/ready here")
+                                   group: controlGroup, logger: logger) { [readiness = context.readiness] request in
+            guard request.path == "/healthz/ready" else { return .error(.notFound, "only /healthz/ready here") }
+            let waiting = readiness.waitingFor(meshStateGeneration: store.state.generation)
+            return waiting.isEmpty ? .text("ready\n")
+                : .text("not ready: waiting for \(waiting.joined(separator: ", "))\n", status: .serviceUnavailable)
         }
         let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)
         let inbound = InboundPlaintextListener(context: context, group: dataGroup, datapath: datapath)

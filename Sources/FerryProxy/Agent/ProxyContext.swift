@@ -24,6 +24,8 @@ public struct ProxyContext: Sendable {
     /// AuthorizationPolicy and PeerAuthentication, compiled once per state generation.
     public let policies: SecurityPolicyCache
     public let policyMetrics: PolicyMetrics
+    /// What the readiness endpoint still waits for.
+    public let readiness = Readiness()
 
     public init(node: String, store: StateStore, enrollment: EnrollmentTable, connections: ConnectionTable,
                 accessLog: AccessLog, policyMetrics: PolicyMetrics, policies: SecurityPolicyCache = SecurityPolicyCache(),

@@ -40,6 +40,7 @@ public final class InboundPlaintextListener: Service, Sendable {
                 context.logger.warning("no IPv6 inbound plaintext listener: \(error)")
             }
         }
+        context.readiness.done(.inboundListener)
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
     }

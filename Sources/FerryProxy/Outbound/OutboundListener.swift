@@ -43,6 +43,7 @@ public final class OutboundListener: Service, Sendable {
                 context.logger.warning("no IPv6 outbound listener: \(error)")
             }
         }
+        context.readiness.done(.outboundListener)
         try? await gracefulShutdown()
         for channel in channels { try? await channel.close() }
         // Let live connections finish, up to the drain timeout.

@@ -34,7 +34,7 @@ Control endpoints (not Kubernetes):
   POST /_control/compact  forget history: older versions now answer 410
   POST /_control/drop     cut every open watch without ending its stream
   POST /_control/config   {"bookmarkInterval": s (0: none), "watchGone": "event"|"status",
-                          "unserved": [plural, ...],
+                          "unserved": [plural, ...], "failing": [plural, ...] (answered 500),
                           "tokens": {TOKEN: {"username", "uid", "groups", "extra", "audiences"}},
                           "tokenReviewStatus": HTTP code to refuse TokenReviews with (0: none)}
   GET  /_control/objects  every object, with kind, and the current resourceVersion
@@ -336,6 +336,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(404, status(404, "NotFound", f"the server could not find the requested resource ({url.path})"))
             return
         plural, namespace = route
+        if plural in self.store.config.get("failing", []):
+            self.send_json(500, status(500, "InternalError", f"{plural} are failing on purpose"))
+            return
         if query.get("watch") in ("1", "true"):
             self.watch(plural, namespace, query)
         else:
