@@ -142,6 +142,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                "Yams",
             ]
         ),
         // Decision-cost benchmarks: `swift build -c release --product ferry-bench && .build/release/ferry-bench policy`.

@@ -224,6 +224,52 @@ struct CaptureTests {
         #expect(!attached.stdout.contains("ferry_"), "\(attached.stdout)")
     }
 
+    @Test func ferryctlEnrollsAndUnenrollsWithoutEditingYAML() throws {
+        let setup = try Setup("enroll", enrollClient: false)
+        defer { setup.lab.tearDown() }
+        let agent = setup.agent
+        let enrolled = try agent.ctl(["enroll", "client", "--cgroup", setup.node.relativeCgroup("client")])
+        #expect(enrolled.ok && enrolled.stdout.contains("enrolled: yes"), "\(enrolled.output)")
+        #expect(try setup.status().enrolledWorkloads == ["default/client"])
+        #expect(try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000).ok)
+        #expect(try setup.status().kernelCounters["redirected"] == 1)
+
+        // By the pid of a process inside, with labels and ports.
+        let sleeper = try setup.node.spawn("sleeper", in: "web", ["sleep", "600"])
+        let byPID = try agent.ctl(["enroll", "web", "--namespace", "shop", "--pid", "\(sleeper.pid)",
+                                   "--label", "app=web", "--port", "http=8080"])
+        #expect(byPID.ok, "\(byPID.output)")
+        let workloads = try agent.ctlJSON(["workloads"], as: [AdminAPI.WorkloadInfo].self)
+        let web = workloads.first { $0.namespace == "shop" && $0.name == "web" }
+        #expect(web?.enrolled == true && web?.cgroup == setup.node.relativeCgroup("web"), "\(workloads)")
+
+        // Bad input: named, nothing written.
+        for (arguments, message) in [
+            (["enroll", "Bad_Name", "--cgroup", setup.node.relativeCgroup("web")], "metadata.name"),
+            (["enroll", "ghost", "--cgroup", "/no/such/cgroup"], "no cgroup /no/such/cgroup"),
+            (["enroll", "ghost"], "--cgroup PATH or --pid PID"),
+            (["enroll", "ghost", "--cgroup", "/"], "root cgroup"),
+            (["enroll", "ghost", "--cgroup", setup.node.relativeCgroup("web"), "--port", "http=99999"], "not a port number"),
+            (["unenroll", "ghost"], "no file of `ferryctl enroll` for default/ghost"),
+        ] {
+            let refused = try agent.ctl(arguments)
+            #expect(!refused.ok && refused.stderr.contains(message), "\(arguments): \(refused.output)")
+        }
+        #expect(try setup.status().configErrors.isEmpty)
+
+        let removed = try agent.ctl(["unenroll", "client"])
+        #expect(removed.ok && removed.stdout.contains("enrolled: no"), "\(removed.output)")
+        #expect(try setup.status().enrolledWorkloads == ["shop/web"])
+
+        // With the agent down: written for its next start.
+        agent.stop()
+        let offline = try agent.ctl(["enroll", "client", "--config-dir", agent.configDirectory, "--node", setup.node.name,
+                                     "--address", setup.node.ipv4, "--cgroup", setup.node.relativeCgroup("client")])
+        #expect(offline.ok && offline.stdout.contains("pending"), "\(offline.output)")
+        try agent.start()
+        #expect(poll(timeout: 5) { (try? setup.status().enrolledWorkloads) == ["default/client", "shop/web"] })
+    }
+
     @Test func manyShortConnectionsLeakNothing() throws {
         let setup = try Setup("leaks")
         defer { setup.lab.tearDown() }

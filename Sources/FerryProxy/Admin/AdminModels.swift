@@ -24,6 +24,10 @@ public enum AdminAPI {
         public var hboneConnections: [String: Int]
         /// Refused HBONE peers by reason (noCertificate, expired, untrustedIssuer, …).
         public var hboneRefusals: [String: Int]
+        /// The file source's directory; nil with the Kubernetes source.
+        public var configDirectory: String?
+        /// This node's InternalIP, from its Node resource.
+        public var nodeAddress: String?
 
         public init(node: String, version: String, uptimeSeconds: Double, configGeneration: Int, configErrors: [String],
                     datapathProblems: [String], programsAttached: [String: Bool], enrolledWorkloads: [String],

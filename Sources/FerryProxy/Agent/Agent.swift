@@ -70,7 +70,8 @@ public enum Agent {
             logger.notice("no CA configured (--ca-address or --embedded-ca): capture and passthrough only")
         }
         let parts = AgentParts(
-            node: configuration.node, startedAt: Date(), store: store, watcher: watcher, reconciler: reconciler,
+            node: configuration.node, configDirectory: configuration.configDirectory.isEmpty ? nil : configuration.configDirectory,
+            startedAt: Date(), store: store, watcher: watcher, reconciler: reconciler,
             datapath: datapath, connections: connections, registry: registry,
             certificates: { identity?.statuses() ?? [] },
             hbone: { [pool = context.hbonePool] in (pool, identity?.security) }, policies: policies, logger: logger

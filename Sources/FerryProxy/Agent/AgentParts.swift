@@ -12,6 +12,8 @@ public struct AgentParts: Sendable {
     public static let version = "0.1.0"
 
     let node: String
+    /// The file source's directory; nil with the Kubernetes source.
+    let configDirectory: String?
     let startedAt: Date
     let store: StateStore
     let watcher: any MeshSource
@@ -28,7 +30,7 @@ public struct AgentParts: Sendable {
         let state = store.state
         let counters = KernelCounters.read(datapath.counters)
         let (pool, security) = hbone()
-        return AdminAPI.Status(
+        var status = AdminAPI.Status(
             node: node, version: Self.version, uptimeSeconds: -startedAt.timeIntervalSinceNow,
             configGeneration: state.generation,
             configErrors: watcher.problems,
@@ -44,6 +46,9 @@ public struct AgentParts: Sendable {
             hboneConnections: pool?.connections() ?? [:],
             hboneRefusals: security?.refusalCounts() ?? [:]
         )
+        status.configDirectory = configDirectory
+        status.nodeAddress = state.nodes[node]?.agentAddress?.description
+        return status
     }
 
     func policyRoutes() -> PolicyRoutes {
