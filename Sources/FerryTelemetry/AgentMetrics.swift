@@ -48,15 +48,21 @@ public final class AgentMetrics: Sendable {
     }
 
     /// One smoothed-RTT sample of the socket carrying a workload pair's traffic.
-    public func rtt(source: String, destination: String, microseconds: UInt32) {
-        histogram("ferry_tcp_rtt_microseconds", [("source_workload", source), ("destination_workload", destination)])
-            .record(Double(microseconds))
+    public func rtt(_ pair: TrafficLabels, microseconds: UInt32) {
+        histogram("ferry_tcp_rtt_microseconds", Self.pairLabels(pair)).record(Double(microseconds))
     }
 
-    public func retransmits(source: String, destination: String, count: UInt64) {
+    public func retransmits(_ pair: TrafficLabels, count: UInt64) {
         guard count > 0 else { return }
-        counterOnly("ferry_tcp_retransmits_total", [("source_workload", source), ("destination_workload", destination)],
+        counterOnly("ferry_tcp_retransmits_total", Self.pairLabels(pair),
                     help: "TCP retransmissions on the sockets carrying a workload pair's traffic").increment(by: Int64(count))
+    }
+
+    /// A workload pair as Istio's labels name it: workloads and their
+    /// namespaces, so same-named workloads of two namespaces stay apart.
+    static func pairLabels(_ traffic: TrafficLabels) -> [(String, String)] {
+        [("source_workload", traffic.sourceWorkload), ("source_workload_namespace", traffic.sourceNamespace),
+         ("destination_workload", traffic.destinationWorkload), ("destination_workload_namespace", traffic.destinationNamespace)]
     }
 
     /// The standard process series (Prometheus client conventions), which the

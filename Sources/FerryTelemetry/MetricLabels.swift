@@ -28,19 +28,29 @@ public enum SecurityPolicy: String, Sendable, Hashable, Codable {
     case unknown = "unknown"
 }
 
-/// The label set of Istio's TCP and request metrics. Every value comes from the
-/// mesh state (workload and service names) or a fixed enum, so the number of
-/// series stays bounded by the number of workload pairs.
+/// The label set of Istio's TCP and request metrics, with the canonical
+/// service, revision, version and cluster labels Kiali's graph groups by.
+/// Every value comes from the mesh state (workload and service names, labels)
+/// or a fixed enum, so the number of series stays bounded by the number of
+/// workload pairs.
 public struct TrafficLabels: Hashable, Sendable {
     public var reporter: Reporter
     public var sourceWorkload: String = "unknown"
     public var sourceNamespace: String = "unknown"
     public var sourcePrincipal: String = "unknown"
     public var sourceApp: String = "unknown"
+    public var sourceCanonicalService: String = "unknown"
+    public var sourceCanonicalRevision: String = "latest"
+    public var sourceVersion: String = "unknown"
+    public var sourceCluster: String = "unknown"
     public var destinationWorkload: String = "unknown"
     public var destinationNamespace: String = "unknown"
     public var destinationPrincipal: String = "unknown"
     public var destinationApp: String = "unknown"
+    public var destinationCanonicalService: String = "unknown"
+    public var destinationCanonicalRevision: String = "latest"
+    public var destinationVersion: String = "unknown"
+    public var destinationCluster: String = "unknown"
     public var destinationService: String = "unknown"
     public var destinationServiceName: String = "unknown"
     public var destinationServiceNamespace: String = "unknown"
@@ -57,10 +67,18 @@ public struct TrafficLabels: Hashable, Sendable {
             ("source_workload_namespace", sourceNamespace),
             ("source_principal", sourcePrincipal),
             ("source_app", sourceApp),
+            ("source_canonical_service", sourceCanonicalService),
+            ("source_canonical_revision", sourceCanonicalRevision),
+            ("source_version", sourceVersion),
+            ("source_cluster", sourceCluster),
             ("destination_workload", destinationWorkload),
             ("destination_workload_namespace", destinationNamespace),
             ("destination_principal", destinationPrincipal),
             ("destination_app", destinationApp),
+            ("destination_canonical_service", destinationCanonicalService),
+            ("destination_canonical_revision", destinationCanonicalRevision),
+            ("destination_version", destinationVersion),
+            ("destination_cluster", destinationCluster),
             ("destination_service", destinationService),
             ("destination_service_name", destinationServiceName),
             ("destination_service_namespace", destinationServiceNamespace),

@@ -65,6 +65,16 @@ struct ObservabilityTests {
             return answer.contains("\"source_workload\":\"client\"") && answer.contains("\"destination_workload\":\"echo\"")
         }
         #expect(found, "PromQL answer: \(answer) prometheus: \(prometheus.stderr.suffix(500))")
+        // Kiali's graph groups by canonical service and cluster; the destination
+        // reporter learns the source's from the HBONE baggage.
+        let kiali = "sum by (source_canonical_service, source_cluster, destination_canonical_service, destination_cluster)"
+            + " (istio_tcp_connections_opened_total{reporter=\"destination\"})"
+        let pair = try setup.a.run(in: "ctl", ["curl", "-s", "--get", "--data-urlencode", "query=\(kiali)",
+                                                "http://127.0.0.1:9090/api/v1/query"]).stdout
+        for label in ["\"source_canonical_service\":\"client\"", "\"destination_canonical_service\":\"echo\"",
+                      "\"source_cluster\":\"Kubernetes\"", "\"destination_cluster\":\"Kubernetes\""] {
+            #expect(pair.contains(label), "\(label) in \(pair)")
+        }
         let up = try setup.a.run(in: "ctl", ["curl", "-s", "--get", "--data-urlencode", "query=up", "http://127.0.0.1:9090/api/v1/query"]).stdout
         #expect(up.components(separatedBy: "\"1\"]").count - 1 == 2, "both agents up: \(up)")
 
@@ -149,7 +159,8 @@ struct ObservabilityTests {
         usleep(1_500_000)
         let metrics = try setup.metrics(setup.a).split(separator: "\n")
         func value(_ prefix: String) -> Double {
-            metrics.first { $0.hasPrefix(prefix) && $0.contains("source_workload=\"client\"") && $0.contains("destination_workload=\"echo\"") }
+            metrics.first { $0.hasPrefix(prefix) && $0.contains("source_workload=\"client\"") && $0.contains("destination_workload=\"echo\"")
+                && $0.contains("destination_workload_namespace=\"demo\"") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
         }
         let sum = value("ferry_tcp_rtt_microseconds_sum")

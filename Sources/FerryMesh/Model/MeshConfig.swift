@@ -9,6 +9,9 @@ public struct MeshConfig: Hashable, Sendable, Codable {
     }
 
     public var trustDomain: String = "cluster.local"
+    /// The cluster's name in metrics (`source_cluster`, `destination_cluster`);
+    /// Istio's default cluster ID.
+    public var clusterName: String = "Kubernetes"
     /// Where mesh-wide AuthorizationPolicy and PeerAuthentication live (Istio's default).
     public var rootNamespace: String = "istio-system"
     /// Destinations whose connections are captured. Default: everything except
@@ -31,7 +34,7 @@ public struct MeshConfig: Hashable, Sendable, Codable {
 
     static let apiVersions: Set<String> = ["ferry.dev/v1alpha1"]
     static let specFields: Set<String> = [
-        "trustDomain", "rootNamespace", "captureCIDRs", "excludeCIDRs", "excludePorts",
+        "trustDomain", "clusterName", "rootNamespace", "captureCIDRs", "excludeCIDRs", "excludePorts",
         "failMode", "logLevel", "workloadCertificateTTL", "accessLog", "tracing",
     ]
     static let logLevels: Set<String> = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -44,6 +47,10 @@ public struct MeshConfig: Hashable, Sendable, Codable {
                 throw spec["trustDomain"]!.error("spec.trustDomain '\(value)' is not a valid trust domain")
             }
             trustDomain = value
+        }
+        if let value = try spec.string("clusterName") {
+            guard !value.isEmpty else { throw spec["clusterName"]!.error("spec.clusterName must not be empty") }
+            clusterName = value
         }
         rootNamespace = try spec.string("rootNamespace") ?? rootNamespace
         if spec["captureCIDRs"] != nil { captureCIDRs = try Self.cidrs(spec["captureCIDRs"]!) }

@@ -68,6 +68,18 @@ public struct Workload: Hashable, Sendable, Codable {
     /// The workload name Istio's metrics use: the `app` label, else the name.
     public var canonicalName: String { labels["app.kubernetes.io/name"] ?? labels["app"] ?? name }
 
+    /// Istio's canonical service (`*_canonical_service`, what Kiali draws as
+    /// an app): the label istiod reads first, then the recommended and the
+    /// `app` labels, else the workload's name.
+    public var canonicalService: String {
+        labels["service.istio.io/canonical-name"] ?? labels["app.kubernetes.io/name"] ?? labels["app"] ?? name
+    }
+
+    /// Istio's canonical revision (`*_canonical_revision`), "latest" without one.
+    public var canonicalRevision: String {
+        labels["service.istio.io/canonical-revision"] ?? labels["app.kubernetes.io/version"] ?? labels["version"] ?? "latest"
+    }
+
     public static let nodeAnnotation = "ferry.dev/node"
     public static let cgroupAnnotation = "ferry.dev/cgroup"
     public static let netnsAnnotation = "ferry.dev/netns"

@@ -78,15 +78,13 @@ public final class KernelSampler: Service, Sendable {
         for record in connections.all() where record.direction == .outbound {
             let cookie = record.upstreamCookie.load(ordering: .relaxed)
             guard cookie != 0, let stats = kernel[cookie] else { continue }
-            let source = record.labels.sourceWorkload
-            let destination = record.labels.destinationWorkload
-            if stats.srtt_us > 0 { metrics.rtt(source: source, destination: destination, microseconds: stats.srtt_us) }
+            if stats.srtt_us > 0 { metrics.rtt(record.labels, microseconds: stats.srtt_us) }
             // A shared socket's retransmits count once, for the first pair seen on it.
             guard seen.insert(cookie).inserted else { continue }
             retransmitsNow[cookie] = stats.total_retrans
             let before = reportedRetransmits.withLock { $0[cookie] } ?? 0
             if stats.total_retrans > before {
-                metrics.retransmits(source: source, destination: destination, count: UInt64(stats.total_retrans - before))
+                metrics.retransmits(record.labels, count: UInt64(stats.total_retrans - before))
             }
         }
         reportedRetransmits.withLock { $0 = retransmitsNow }

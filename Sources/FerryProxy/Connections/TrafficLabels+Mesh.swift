@@ -7,6 +7,10 @@ extension TrafficLabels {
         destinationWorkload = workload.canonicalName
         destinationNamespace = workload.namespace
         destinationApp = workload.labels["app"] ?? "unknown"
+        destinationCanonicalService = workload.canonicalService
+        destinationCanonicalRevision = workload.canonicalRevision
+        destinationVersion = workload.canonicalRevision
+        destinationCluster = state.config.clusterName
         destinationPrincipal = workload.knownIdentity(trustDomain: state.config.trustDomain)?.uri ?? "unknown"
         if let service {
             destinationService = service.hostname()
@@ -15,5 +19,25 @@ extension TrafficLabels {
         } else {
             destinationService = workload.addresses.first?.description ?? "unknown"
         }
+    }
+
+    /// Fills the source labels from a workload of this node.
+    mutating func describeSource(_ workload: Workload?, state: MeshState) {
+        sourceWorkload = workload?.canonicalName ?? "unknown"
+        sourceNamespace = workload?.namespace ?? "unknown"
+        sourceApp = workload?.labels["app"] ?? "unknown"
+        sourceCanonicalService = workload?.canonicalService ?? "unknown"
+        sourceCanonicalRevision = workload?.canonicalRevision ?? "latest"
+        sourceVersion = workload?.canonicalRevision ?? "unknown"
+        sourceCluster = workload == nil ? "unknown" : state.config.clusterName
+    }
+
+    /// Fills the source labels from what the peer said about itself.
+    mutating func describeSource(_ peer: PeerWorkload?) {
+        sourceWorkload = peer?.metricName ?? "unknown"
+        sourceCanonicalService = peer?.canonicalService ?? "unknown"
+        sourceCanonicalRevision = peer?.canonicalRevision ?? "latest"
+        sourceVersion = peer?.canonicalRevision ?? "unknown"
+        sourceCluster = peer?.cluster ?? "unknown"
     }
 }

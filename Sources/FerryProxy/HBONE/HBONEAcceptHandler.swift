@@ -55,8 +55,7 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func accept(_ request: HBONERequest, _ channelContext: ChannelHandlerContext) {
         let peer = InboundPeer(
             identity: peerIdentity, address: request.forwardedFor ?? peerAddress,
-            workloadName: request.baggage["k8s.workload.name"] ?? request.baggage["service.name"],
-            workloadNamespace: request.baggage["k8s.namespace.name"], securityPolicy: .mutualTLS
+            workload: PeerWorkload(baggage: request.baggage), securityPolicy: .mutualTLS
         )
         let stream = channelContext.channel
         let loopBound = NIOLoopBound((self, channelContext), eventLoop: stream.eventLoop)

@@ -24,19 +24,6 @@ struct HBONERequest: Sendable, Equatable {
 
     static let l7Header = "ferry-l7"
 
-    /// Baggage describing a source workload (ztunnel's keys).
-    static func baggage(for workload: Workload) -> [String: String] {
-        var baggage = [
-            "k8s.namespace.name": workload.namespace,
-            "k8s.workload.name": workload.name,
-            "service.name": workload.canonicalName,
-        ]
-        if let version = workload.labels["app.kubernetes.io/version"] ?? workload.labels["version"] {
-            baggage["service.version"] = version
-        }
-        return baggage
-    }
-
     var headers: HPACKHeaders {
         var headers: HPACKHeaders = [":method": "CONNECT", ":authority": authority.description]
         if let forwardedFor {

@@ -12,16 +12,13 @@ public struct InboundPeer: Sendable {
     /// The original client address (Forwarded, or the socket peer).
     public var address: IPAddress?
     /// The source workload, when known (baggage or the local enrollment).
-    public var workloadName: String?
-    public var workloadNamespace: String?
+    public var workload: PeerWorkload?
     public var securityPolicy: SecurityPolicy
 
-    public init(identity: SpiffeID?, address: IPAddress?, workloadName: String? = nil,
-                workloadNamespace: String? = nil, securityPolicy: SecurityPolicy) {
+    public init(identity: SpiffeID?, address: IPAddress?, workload: PeerWorkload? = nil, securityPolicy: SecurityPolicy) {
         self.identity = identity
         self.address = address
-        self.workloadName = workloadName
-        self.workloadNamespace = workloadNamespace
+        self.workload = workload
         self.securityPolicy = securityPolicy
     }
 }
@@ -50,8 +47,8 @@ enum InboundConnector {
         var labels = TrafficLabels(reporter: .destination)
         labels.securityPolicy = peer.securityPolicy
         labels.sourcePrincipal = peer.identity?.uri ?? "unknown"
-        labels.sourceWorkload = peer.workloadName ?? "unknown"
-        labels.sourceNamespace = peer.workloadNamespace ?? peer.identity?.namespace ?? "unknown"
+        labels.describeSource(peer.workload)
+        labels.sourceNamespace = peer.workload?.namespace ?? peer.identity?.namespace ?? "unknown"
 
         guard let workload = state.workload(at: target), workload.node == context.node else {
             labels.responseFlags = .noRoute
@@ -74,7 +71,7 @@ enum InboundConnector {
         let record = ConnectionRecord(
             id: context.connections.makeID(), direction: .inbound, route: .inbound,
             client: peer.address.map { IPEndpoint(ip: $0, port: 0) }, destination: target, upstream: target,
-            sourceWorkload: peer.workloadNamespace.flatMap { ns in peer.workloadName.map { "\(ns)/\($0)" } },
+            sourceWorkload: peer.workload?.key,
             destinationWorkload: workload.key, sourceIdentity: peer.identity?.uri,
             destinationIdentity: workload.identity(trustDomain: state.config.trustDomain).uri, labels: labels,
             authorization: authorize ? request : nil, sharingCountsWith: outbound

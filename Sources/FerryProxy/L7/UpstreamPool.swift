@@ -205,7 +205,7 @@ final class UpstreamPool: Sendable {
         }
         var request = HBONERequest(authority: route.key.address,
                                    forwardedFor: route.source.addresses.first { $0.isIPv4 == route.key.address.ip.isIPv4 },
-                                   trace: nil, baggage: HBONERequest.baggage(for: route.source))
+                                   trace: nil, baggage: PeerWorkload(route.source, cluster: context.store.state.config.clusterName).baggage)
         request.l7Checked = true
         do {
             return try await pool.openStream(source: route.sourceIdentity, node: node, address: agent, request: request) { stream in

@@ -27,9 +27,7 @@ enum OutboundConnection {
         let source = context.enrollment.workload(cgroupID: origin.cgroup_id)
         let sourceIdentity = source.map { $0.identity(trustDomain: state.config.trustDomain) }
         var labels = TrafficLabels(reporter: .source)
-        labels.sourceWorkload = source?.canonicalName ?? "unknown"
-        labels.sourceNamespace = source?.namespace ?? "unknown"
-        labels.sourceApp = source?.labels["app"] ?? "unknown"
+        labels.describeSource(source, state: state)
         labels.sourcePrincipal = sourceIdentity?.uri ?? "unknown"
 
         func record(route: RouteKind, upstream: IPEndpoint, destination workload: Workload?, labels: TrafficLabels) -> ConnectionRecord {
@@ -109,7 +107,7 @@ enum OutboundConnection {
     static func local(_ channel: Channel, source: Workload, identity: SpiffeID, target: IPEndpoint,
                       record: ConnectionRecord, context: ProxyContext) {
         let peer = InboundPeer(identity: identity, address: sourceAddress(source, toward: target, channel: channel),
-                               workloadName: source.canonicalName, workloadNamespace: source.namespace,
+                               workload: PeerWorkload(source, cluster: context.store.state.config.clusterName),
                                securityPolicy: .mutualTLS)
         InboundConnector.open(target: target, peer: peer, on: channel.eventLoop, context: context, sharingCountsWith: record)
             .whenComplete { result in
@@ -146,7 +144,7 @@ enum OutboundConnection {
         InboundHold.release(channel)
         let request = HBONERequest(
             authority: target, forwardedFor: sourceAddress(source, toward: target, channel: channel),
-            trace: .fresh(), baggage: HBONERequest.baggage(for: source)
+            trace: .fresh(), baggage: PeerWorkload(source, cluster: context.store.state.config.clusterName).baggage
         )
         let onStreamBox = UnsafeTransfer(onStream)
         let loop = channel.eventLoop
