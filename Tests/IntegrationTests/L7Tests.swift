@@ -88,8 +88,9 @@ struct L7Tests {
             func count(_ status: Int) -> Int { statuses["\(status)"] ?? 0 }
         }
 
-        func requests(_ url: String, count: Int, concurrency: Int = 4, headers: [String] = [], rate: Double? = nil) throws -> Summary {
-            var arguments = ["python3", Paths.tool("httpclient.py"), "--url", url, "--count", "\(count)", "--concurrency", "\(concurrency)"]
+        func requests(_ url: String, count: Int, concurrency: Int = 4, headers: [String] = [], rate: Double? = nil,
+                      extra: [String] = []) throws -> Summary {
+            var arguments = ["python3", Paths.tool("httpclient.py"), "--url", url, "--count", "\(count)", "--concurrency", "\(concurrency)"] + extra
             for header in headers { arguments += ["--header", header] }
             if let rate { arguments += ["--rate", "\(rate)"] }
             let result = try a.run(in: "client", arguments, timeout: 300)
@@ -311,6 +312,11 @@ struct L7Tests {
         // happen about once in 10^4 runs; with 7 retries it was once in 17.
         let flaky = try setup.requests("http://198.19.0.13/r", count: 100, concurrency: 1, rate: 6)
         #expect(Double(flaky.count(200)) / 100 >= 0.99, "\(flaky.statuses)")
+        // So do requests whose small body came a read after their headers (and
+        // so was streamed): kept while it fits 64 KiB, it is sent again whole.
+        let streamed = try setup.requests("http://198.19.0.13/r", count: 40, concurrency: 1, rate: 6,
+                                          extra: ["--chunked-body", "hello", "--pause-ms", "30"])
+        #expect(Double(streamed.count(200)) / 40 >= 0.95, "\(streamed.statuses)")
         // Against a backend that always fails, the budget stops retries: far fewer
         // than 5 retries per request reach it.
         let before = try setup.backendCount(9003)

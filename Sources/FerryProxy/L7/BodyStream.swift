@@ -41,20 +41,30 @@ final class BodyStream: Sendable {
         /// Every part is in (for a response: the connection is the pool's again).
         var producerDone = false
         var done: [@Sendable (Int) -> Void] = []
+        /// A request's parts kept for a retry while they fit `replayLimit`;
+        /// nil once past it (or for a response).
+        var replay: [ByteBuffer]?
+        var replayEnded = false
     }
 
     private let producer: Channel
     private let abandon: @Sendable (Channel) -> Void
+    private let replayLimit: Int
     private let state = Mutex(State())
 
     /// `abandon` runs on the producer's loop when the body is cancelled
     /// before all of it came in. With `gRPCBodyStart` (the body's part that
     /// came before, perhaps empty), gRPC messages are counted from there.
-    private init(producer: Channel, gRPCBodyStart: ByteBuffer?, abandon: @escaping @Sendable (Channel) -> Void) {
+    /// With `replayLimit`, the parts are also kept, up to that many bytes,
+    /// so a request that ended within it can be sent again.
+    private init(producer: Channel, gRPCBodyStart: ByteBuffer?, replayLimit: Int? = nil,
+                 abandon: @escaping @Sendable (Channel) -> Void) {
         self.producer = producer
         self.abandon = abandon
-        if let gRPCBodyStart {
-            state.withLock { state in
+        self.replayLimit = replayLimit ?? 0
+        state.withLock { state in
+            if replayLimit != nil { state.replay = [] }
+            if let gRPCBodyStart {
                 state.messages = GRPCMessageCounter()
                 state.messages?.feed(gRPCBodyStart)
             }
@@ -69,10 +79,24 @@ final class BodyStream: Sendable {
 
     /// A request body from a client: dropping it lets the client's channel
     /// read again, so the rest arrives and is discarded where it is read.
-    static func request(from client: Channel, gRPCBodyStart: ByteBuffer? = nil) -> BodyStream {
-        BodyStream(producer: client, gRPCBodyStart: gRPCBodyStart) { channel in
+    /// Up to `replayLimit` bytes are kept for a retry (Envoy's retry buffer).
+    static func request(from client: Channel, gRPCBodyStart: ByteBuffer? = nil, replayLimit: Int? = nil) -> BodyStream {
+        BodyStream(producer: client, gRPCBodyStart: gRPCBodyStart, replayLimit: replayLimit) { channel in
             try? channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
             channel.read()
+        }
+    }
+
+    /// The whole body, once it has ended within the replay limit: a retry
+    /// sends it again as a collected body. Nil while it is still coming, or
+    /// when it outgrew the limit or failed.
+    var replayableBody: (body: ByteBuffer, trailers: HTTPHeaders?)? {
+        state.withLock { state in
+            guard state.replayEnded, let parts = state.replay else { return nil }
+            var body = ByteBuffer()
+            body.reserveCapacity(parts.reduce(0) { $0 + $1.readableBytes })
+            for var part in parts { body.writeBuffer(&part) }
+            return (body, state.trailers)
         }
     }
 
@@ -96,10 +120,12 @@ final class BodyStream: Sendable {
                 state.unwrittenBytes += chunk.readableBytes
                 state.totalBytes += chunk.readableBytes
                 state.messages?.feed(chunk)
+                if state.replay != nil { state.totalBytes <= replayLimit ? state.replay!.append(chunk) : (state.replay = nil) }
             case .end(let trailers):
                 state.trailers = trailers
+                state.replayEnded = true
             case .failed:
-                break
+                state.replay = nil
             }
             state.queued.append(event)
             let pause = !state.paused && state.unwrittenBytes > Self.highWatermark

@@ -131,7 +131,10 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func startStreaming(context: ChannelHandlerContext) {
         guard let head else { return }
         mayStream = false
-        let stream = BodyStream.request(from: context.channel, gRPCBodyStart: GRPC.isCall(head) ? body : nil)
+        // What is kept for a retry: the rest of a body that stays within what
+        // the proxy would have collected whole.
+        let replayLimit = body.readableBytes <= HTTPBodyLimit.collected ? HTTPBodyLimit.collected - body.readableBytes : nil
+        let stream = BodyStream.request(from: context.channel, gRPCBodyStart: GRPC.isCall(head) ? body : nil, replayLimit: replayLimit)
         requestStream = stream
         let request = ProxiedRequest(head: head, body: body, trailers: nil, rest: stream)
         body = context.channel.allocator.buffer(capacity: 0)

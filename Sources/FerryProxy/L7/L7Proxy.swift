@@ -213,11 +213,12 @@ final class L7Proxy: Sendable {
 
     /// The retry loop: each attempt picks an endpoint, checks the destination's
     /// policy and rate limit, and exchanges within the per-try timeout.
-    private func attempt(_ request: ProxiedRequest, endpoints: [UpstreamEndpoint], backend: RouteBackend,
+    private func attempt(_ firstRequest: ProxiedRequest, endpoints: [UpstreamEndpoint], backend: RouteBackend,
                          decision: RouteDecision, info: HTTPRequestInfo, caller: Caller, breaker: CircuitBreaker,
                          detector: OutlierDetector<Instant>?, budget: RetryBudget<Instant>, state: MeshState) async -> (ProxiedResponse, Outcome) {
         var rng = SplitMix64()
         var outcome = Outcome()
+        var request = firstRequest
         let version = request.head.version
         var retries = 0
         while true {
@@ -255,7 +256,7 @@ final class L7Proxy: Sendable {
             let tryDeadline = Self.deadline(after: decision.timeouts.backendRequest)
             do {
                 let route = upstreamRoute(endpoint, caller: caller, state: state, http2: backend.port.isHTTP2)
-                response = try await withDeadline(decision.timeouts.backendRequest) {
+                response = try await withDeadline(decision.timeouts.backendRequest) { [request] in
                     let response = try await self.upstreams.exchange(request, route: route, admitConnection: admitConnection)
                     if Task.isCancelled { response.rest?.cancel() }
                     return response
@@ -279,12 +280,14 @@ final class L7Proxy: Sendable {
             Self.afterBody(of: response?.rest) { self.inFlight.end(endpoint) }
             _ = detector?.record(result, for: endpoint.key, poolSize: endpoints.count, now: ContinuousClock.now)
 
-            if let retry = decision.retry,
-               case .retry(let delay) = retry.decide(after: result, retriesSoFar: retries,
-                                                     requestBodyBytes: request.rest == nil ? request.bodySize : .max,
+            // A streamed body that has ended within the collected size is sent again whole.
+            let replay = decision.retry == nil ? nil : request.replayable()
+            if let retry = decision.retry, let replay,
+               case .retry(let delay) = retry.decide(after: result, retriesSoFar: retries, requestBodyBytes: replay.bodySize,
                                                      budget: budget, now: ContinuousClock.now, using: &rng),
                breaker.tryAcquire(.retry) == .allowed {
                 retries += 1
+                request = replay
                 response?.rest?.cancel()
                 try? await Task.sleep(for: delay)
                 breaker.release(.retry)

@@ -19,14 +19,27 @@ struct ProxiedRequest: Sendable {
     var body: ByteBuffer
     var trailers: HTTPHeaders?
     /// The body that follows `body`, passed on as it arrives (then `trailers`
-    /// is nil and the stream's end carries them). Such a request is neither
-    /// retried nor mirrored: nothing keeps its body.
+    /// is nil and the stream's end carries them). Such a request is not
+    /// mirrored, and retried only as `replayable()` allows.
     var rest: BodyStream? = nil
 
     /// The body bytes in hand (all of them, unless `rest` follows).
     var bodySize: Int { body.readableBytes }
     /// The body size to report: what has arrived so far.
     var receivedBodyBytes: Int { bodySize + (rest?.receivedBytes ?? 0) }
+
+    /// This request as it can be sent again: itself when whole; a streamed
+    /// one collected, once its body has ended within `HTTPBodyLimit.collected`
+    /// (a gRPC call whose message came a read after its headers, say); nil
+    /// while the body is still coming or when it was larger.
+    func replayable() -> ProxiedRequest? {
+        guard let rest else { return self }
+        guard let (more, trailers) = rest.replayableBody, bodySize + more.readableBytes <= HTTPBodyLimit.collected else { return nil }
+        var whole = body
+        var tail = more
+        whole.writeBuffer(&tail)
+        return ProxiedRequest(head: head, body: whole, trailers: trailers)
+    }
 }
 
 /// An HTTP response: whole, or its start with the rest still arriving.

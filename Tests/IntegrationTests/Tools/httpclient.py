@@ -2,7 +2,11 @@
 """Sends N HTTP/1.1 requests over keep-alive connections and prints a JSON
 summary: status counts, answering workloads, response-flag headers, and timing.
 
-  httpclient.py --url http://VIP/path --count N [--concurrency C] [--header k:v]... [--rate R]"""
+  httpclient.py --url http://VIP/path --count N [--concurrency C] [--header k:v]... [--rate R]
+                [--chunked-body TEXT [--pause-ms MS]]
+
+With --chunked-body each request is a POST whose chunked body follows its
+headers after a pause, so a proxy sees the headers alone first."""
 import argparse
 import collections
 import http.client
@@ -20,6 +24,8 @@ def main():
     parser.add_argument("--header", action="append", default=[])
     parser.add_argument("--rate", type=float, default=0.0, help="requests per second in total (0: as fast as possible)")
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--chunked-body", help="POST this as a chunked body, after --pause-ms")
+    parser.add_argument("--pause-ms", type=float, default=50.0)
     args = parser.parse_args()
     url = urllib.parse.urlsplit(args.url)
     headers = dict(h.split(":", 1) for h in args.header)
@@ -48,7 +54,13 @@ def main():
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=args.timeout)
-                conn.request("GET", url.path or "/", headers=headers)
+                if args.chunked_body is None:
+                    conn.request("GET", url.path or "/", headers=headers)
+                else:
+                    def paused_body():
+                        time.sleep(args.pause_ms / 1000)
+                        yield args.chunked_body.encode()
+                    conn.request("POST", url.path or "/", body=paused_body(), headers=headers, encode_chunked=True)
                 response = conn.getresponse()
                 body = response.read()
                 status = response.status

@@ -33,8 +33,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/__close":
             self.close_connection = True
             return self.reply(200, b"closing\n", close=True)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.read_body()
         if self.path == "/__count":
             return self.reply(200, json.dumps({"requests": self.server.count}).encode())
         if self.path == "/__endless":
@@ -64,6 +63,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         seen = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-") or k.lower() == "traceparent"}
         self.reply(200, json.dumps({"workload": config.name, "method": self.command, "path": self.path,
                                     "headers": seen, "body": body.decode(errors="replace")}).encode() + b"\n")
+
+    def read_body(self):
+        """The request body, by Content-Length or chunked (trailers skipped)."""
+        if self.headers.get("transfer-encoding", "").lower() != "chunked":
+            length = int(self.headers.get("content-length") or 0)
+            return self.rfile.read(length) if length else b""
+        body = b""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0], 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return body
+            body += self.rfile.read(size)
+            self.rfile.readline()
 
     def upload(self):
         """Reads a body of any size a piece at a time (Content-Length or
