@@ -85,10 +85,15 @@ struct MeshTests {
         #expect(raw.count > 30_000, "the capture saw the transfer (\(raw.count) bytes)")
         #expect(raw.range(of: Data(marker.utf8)) == nil, "the marker crossed the link in clear")
         let hellos = Shell.run(["tshark", "-r", pcap, "-o", "tcp.desegment_tcp_streams:TRUE", "-d", "tcp.port==15008,tls",
-                                "-Y", "tls.handshake.type == 2", "-T", "fields", "-e", "tls.handshake.extensions.supported_version"])
+                                "-Y", "tls.handshake.type == 2", "-T", "fields", "-E", "separator=,",
+                                "-e", "tls.handshake.extensions.supported_version", "-e", "tls.handshake.ciphersuite"])
         #expect(hellos.ok, "\(hellos.output)")
-        let versions = hellos.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let hellosSeen = hellos.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces).split(separator: ",") }
+        let versions = hellosSeen.map { $0.first.map(String.init) ?? "" }
         #expect(!versions.isEmpty && versions.allSatisfy { $0 == "0x0304" }, "ServerHello versions: \(versions)")
+        // AES-GCM (DESIGN.md §2): TLS_AES_128_GCM_SHA256 or TLS_AES_256_GCM_SHA384, never ChaCha20.
+        let suites = hellosSeen.map { $0.count > 1 ? String($0[1]) : "" }
+        #expect(suites.allSatisfy { ["0x1301", "0x1302"].contains($0) }, "ServerHello cipher suites: \(suites)")
     }
 
     @Test func anIndependentClientNeedsAValidWorkloadCertificate() throws {
