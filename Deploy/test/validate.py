@@ -464,7 +464,7 @@ EXPECTED_RULES = {
         "security.istio.io": {"authorizationpolicies": READ, "peerauthentications": READ},
         "gateway.networking.k8s.io": {"httproutes": READ},
         "networking.istio.io": {"destinationrules": READ, "virtualservices": READ, "workloadentries": READ},
-        "ferry.dev": {"ratelimits": READ, "meshconfigs": READ},
+        "ferry.dev": {"ratelimits": READ},
     },
     ("Role", "ferry-agent"): {"": {"configmaps": READ}},
     # Exactly what `ferryd ca --kubernetes` watches (KubernetesKind.caKinds): a
