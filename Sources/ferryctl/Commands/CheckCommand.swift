@@ -37,7 +37,6 @@ enum NodeCheck {
             ("cgroup/connect4|6 and getpeername4|6 (cgroup_sock_addr)", BPF_PROG_TYPE_CGROUP_SOCK_ADDR),
             ("sockops", BPF_PROG_TYPE_SOCK_OPS),
             ("cgroup/getsockopt (cgroup_sockopt)", BPF_PROG_TYPE_CGROUP_SOCKOPT),
-            ("sk_msg", BPF_PROG_TYPE_SK_MSG),
             ("sk_lookup", BPF_PROG_TYPE_SK_LOOKUP),
         ]
         for (name, type) in types {
