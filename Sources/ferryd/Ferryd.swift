@@ -57,7 +57,7 @@ struct AgentCommand: AsyncParsableCommand {
         FerryLogging.bootstrap(level: level ?? .info)
         var logger = Logger(label: "ferryd")
         logger[metadataKey: "ferry.node"] = "\(node)"
-        try requireRoot()
+        try requireCapabilities()
         raiseOpenFileLimit(logger: logger)
         let kubernetesSource = kubernetes.enabled
         switch (configDirectory, kubernetesSource) {
@@ -140,9 +140,12 @@ struct DatapathOptions: ParsableArguments {
     }
 }
 
-func requireRoot() throws {
-    if geteuid() != 0 {
-        fail("must run as root: loading BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN")
+/// Root, or the three capabilities the datapath takes (a container granted
+/// just those, say).
+func requireCapabilities() throws {
+    let missing = Capabilities.missing()
+    if !missing.isEmpty {
+        fail("missing \(missing.joined(separator: ", ")): loading BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)")
     }
 }
 

@@ -50,11 +50,16 @@ struct BadInputTests {
         #expect(last.contains("/nonexistent/bpf/connect.bpf.o") && last.contains("make bpf"), "\(last)")
     }
 
-    @Test func notRootIsOneClearLine() throws {
+    @Test func withoutCapabilitiesIsOneClearLine() throws {
         let result = Shell.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                                 Paths.ferryd, "--config-dir", "/tmp", "--node", "n"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("ferryd: must run as root"), "\(result.stderr)")
+        #expect(result.stderr.contains("ferryd: missing CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN"), "\(result.stderr)")
+        // Root without CAP_BPF is refused as well, naming just that one.
+        let trimmed = Shell.run(["setpriv", "--bounding-set=-bpf", "--inh-caps=-bpf",
+                                 Paths.ferryd, "--config-dir", "/tmp", "--node", "n"])
+        #expect(trimmed.status == 1)
+        #expect(trimmed.stderr.contains("ferryd: missing CAP_BPF:"), "\(trimmed.stderr)")
     }
 
     @Test func unknownLogLevelIsOneClearLine() throws {

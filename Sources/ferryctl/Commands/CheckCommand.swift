@@ -86,12 +86,9 @@ enum NodeCheck {
     }
 
     static func capabilities() -> CheckCommand.Result {
-        let status = (try? readText("/proc/self/status")) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
-        let mask = line.flatMap { UInt64($0.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "", radix: 16) } ?? 0
-        let needed: [(String, Int)] = [("CAP_BPF", 39), ("CAP_NET_ADMIN", 12), ("CAP_SYS_ADMIN", 21)]
-        let missing = needed.filter { mask & (1 << UInt64($0.1)) == 0 }.map(\.0)
+        let missing = Capabilities.missing()
         return .init(name: "capabilities", ok: missing.isEmpty,
-                     detail: missing.isEmpty ? needed.map(\.0).joined(separator: ", ") : "missing \(missing.joined(separator: ", ")) (run as root)")
+                     detail: missing.isEmpty ? Capabilities.needed.map(\.name).joined(separator: ", ")
+                         : "missing \(missing.joined(separator: ", ")) (run as root)")
     }
 }
