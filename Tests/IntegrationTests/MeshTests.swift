@@ -140,6 +140,30 @@ struct MeshTests {
                                                       "--cert", dir + "/valid.crt", "--key", dir + "/valid.key"])
         #expect(garbage.stdout.contains("GOAWAY") || garbage.stdout.contains("CLOSED"), "\(garbage.output)")
         #expect(setup.mesh.agents[1].process!.isRunning)
+
+        // On an HTTP port a peer agent may say it judged the requests itself
+        // (`ferry-l7: checked`); the destination still applies what the
+        // connection alone decides, so a denied principal cannot talk past it.
+        try setup.mesh.addService("echo-http", vip: "198.19.0.20", port: 80, targetPort: 9000, selector: ["app": "echo"],
+                                  portName: "http")
+        try """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: no-outsider, namespace: demo}
+        spec:
+          selector: {matchLabels: {app: echo}}
+          action: DENY
+          rules: [{from: [{source: {principals: ["cluster.local/ns/demo/sa/outsider"]}}]}]
+        """.write(toFile: setup.mesh.configDirectory + "/deny-outsider.yaml", atomically: true, encoding: .utf8)
+        var claimed = Shell.Result(status: -1, stdout: "", stderr: "")
+        #expect(poll(timeout: 10, interval: 0.3) {
+            claimed = (try? setup.a.run(in: "outsider", [
+                "/usr/bin/python3", Paths.tool("hbone_client.py"), "--agent", "\(setup.b.ipv4):15008",
+                "--authority", "\(setup.b.ipv4):9000", "--ca", caDir + "/ca.crt", "--send", "hello",
+                "--cert", dir + "/valid.crt", "--key", dir + "/valid.key", "--header", "ferry-l7:checked",
+            ], timeout: 30)) ?? claimed
+            return claimed.stdout.contains("STATUS 403")
+        }, "a denied principal claiming L7 was checked: \(claimed.output)")
     }
 
     @Test func theCARefusesAnotherNodesWorkload() throws {

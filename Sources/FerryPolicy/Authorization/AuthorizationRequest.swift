@@ -20,6 +20,13 @@ public struct AuthorizationRequest: Sendable, Hashable {
     /// The request's HTTP attributes; nil for plain TCP, which changes how rules
     /// with HTTP-only fields are read (see `CompiledRule`).
     public var http: HTTPRequestAttributes?
+    /// A connection whose HTTP requests the sending agent judged one by one
+    /// (it acted as the destination's waypoint): what only HTTP can decide is
+    /// left to it, and this checks what the connection alone decides. ALLOW
+    /// rules count on their non-HTTP parts; DENY and AUDIT rules with HTTP
+    /// parts are skipped. So a source denied whatever it asks stays denied
+    /// here, even if its agent says otherwise.
+    public var httpJudgedUpstream = false
 
     public init(destination: Workload, destinationIP: IPAddress, destinationPort: Int,
                 sourcePrincipal: String? = nil, sourceNamespace: String? = nil, sourceIP: IPAddress,

@@ -34,8 +34,10 @@ final class CompiledPolicy: Sendable {
     /// in the direction that fails closed (docs: "Authorization for TCP
     /// traffic"): an ALLOW rule that uses one is ignored whole, so it allows
     /// nothing; DENY and AUDIT rules ignore just those fields, so they match more.
+    /// A connection whose requests were judged upstream reads them the other
+    /// way (`AuthorizationRequest.httpJudgedUpstream`).
     func firstMatchingRule(_ request: AuthorizationRequest) -> Int? {
-        let skipsHTTPRules = request.http == nil && action == .allow
+        let skipsHTTPRules = request.http == nil && (request.httpJudgedUpstream ? action != .allow : action == .allow)
         return rules.firstIndex { rule in
             !(skipsHTTPRules && rule.usesHTTP) && rule.matches(request)
         }

@@ -60,12 +60,13 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
         let stream = channelContext.channel
         let loopBound = NIOLoopBound((self, channelContext), eventLoop: stream.eventLoop)
         // An agent that applied this destination's L7 policy per request (the
-        // waypoint) says so; judging the stream at L4 would refuse HTTP-only rules.
+        // waypoint) says so; judging the stream as plain TCP would refuse
+        // HTTP-only rules, so what only HTTP decides is left to it.
         let state = context.store.state
         let checked = request.l7Checked
             && state.workload(at: request.authority).map { L7Ports.isHTTP($0, port: request.authority.port, in: state) } == true
         InboundConnector.open(target: request.authority, peer: peer, on: stream.eventLoop, context: context,
-                              authorize: !checked)
+                              httpJudgedUpstream: checked)
             .whenComplete { result in
                 let (this, channelContext) = loopBound.value
                 switch result {

@@ -42,7 +42,7 @@ enum InboundConnector {
     }
 
     static func open(target: IPEndpoint, peer: InboundPeer, on eventLoop: EventLoop, context: ProxyContext,
-                     sharingCountsWith outbound: ConnectionRecord? = nil, authorize: Bool = true) -> EventLoopFuture<Opened> {
+                     sharingCountsWith outbound: ConnectionRecord? = nil, httpJudgedUpstream: Bool = false) -> EventLoopFuture<Opened> {
         let state = context.store.state
         var labels = TrafficLabels(reporter: .destination)
         labels.securityPolicy = peer.securityPolicy
@@ -58,9 +58,9 @@ enum InboundConnector {
         }
         labels.describeDestination(workload, service: nil, state: state)
 
-        let request = InboundAuthorization.request(destination: workload, target: target, peer: peer)
-        let decision = authorize ? InboundAuthorization.decide(request, state: state, context: context)
-            : AuthorizationDecision(allowed: true, cause: .noAllowPolicy)
+        var request = InboundAuthorization.request(destination: workload, target: target, peer: peer)
+        request.httpJudgedUpstream = httpJudgedUpstream
+        let decision = InboundAuthorization.decide(request, state: state, context: context)
         guard decision.allowed else {
             labels.responseFlags = .deny
             context.connections.failed(labels)
@@ -74,7 +74,7 @@ enum InboundConnector {
             sourceWorkload: peer.workload?.key,
             destinationWorkload: workload.key, sourceIdentity: peer.identity?.uri,
             destinationIdentity: workload.identity(trustDomain: state.config.trustDomain).uri, labels: labels,
-            authorization: authorize ? request : nil, sharingCountsWith: outbound
+            authorization: request, sharingCountsWith: outbound
         )
         return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
             .flatMapErrorThrowing { [labels] error in

@@ -112,4 +112,38 @@ import Testing
         let post = Authorizer(state: state).evaluate(Fixtures.request(in: state, http: Fixtures.http("POST")))
         #expect(post.auditPolicies.isEmpty)
     }
+
+    /// A connection whose requests the sending agent judged (the waypoint): the
+    /// destination leaves HTTP-only rules to it and checks what the connection
+    /// alone decides, so a source denied whatever it asks stays denied.
+    @Test func aConnectionJudgedUpstreamKeepsItsL4Rules() throws {
+        func judged(_ state: MeshState, principal: String = Fixtures.sleep, port: Int = 9000) -> AuthorizationDecision {
+            var request = Fixtures.request(in: state, port: port, principal: principal)
+            request.httpJudgedUpstream = true
+            let decision = Authorizer(state: state).evaluate(request)
+            #expect(LinearScanAuthorizer(state: state).evaluate(request) == decision)
+            return decision
+        }
+        // ALLOW rules count on their other parts: the right caller passes, any other does not.
+        let allow = try Fixtures.state(Fixtures.policy("readers", """
+            rules:
+            - from: [{source: {principals: ["\(Fixtures.sleep)"]}}]
+              to: [{operation: {methods: [GET], paths: ["/data"]}}]
+            """))
+        #expect(judged(allow).allowed)
+        #expect(!judged(allow, principal: "cluster.local/ns/default/sa/intruder").allowed)
+        // DENY rules with HTTP parts were the sending agent's to apply …
+        let denyGET = try Fixtures.state(Fixtures.policy("no-get", "action: DENY\nrules:\n- to: [{operation: {methods: [GET]}}]"))
+        #expect(judged(denyGET).allowed)
+        // … those without still apply here.
+        let denySleep = try Fixtures.state(Fixtures.policy("no-sleep", """
+            action: DENY
+            rules:
+            - from: [{source: {principals: ["\(Fixtures.sleep)"]}}]
+            """))
+        #expect(!judged(denySleep).allowed)
+        let denyPort = try Fixtures.state(Fixtures.policy("no-9001", "action: DENY\nrules:\n- to: [{operation: {ports: [\"9001\"]}}]"))
+        #expect(judged(denyPort).allowed)
+        #expect(!judged(denyPort, port: 9001).allowed)
+    }
 }

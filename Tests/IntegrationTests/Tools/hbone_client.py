@@ -26,6 +26,7 @@ def main():
     p.add_argument("--method", default="CONNECT")
     p.add_argument("--send", default="ping")
     p.add_argument("--garbage", action="store_true", help="send invalid HTTP/2 frames after the preface")
+    p.add_argument("--header", action="append", default=[], help="an extra CONNECT header, name:value")
     args = p.parse_args()
 
     host, port = args.agent.rsplit(":", 1)
@@ -63,6 +64,7 @@ def main():
             headers = [(b":method", args.method.encode()), (b":authority", args.authority.encode())]
             if args.method != "CONNECT":
                 headers += [(b":scheme", b"https"), (b":path", b"/")]
+            headers += [tuple(h.encode().split(b":", 1)) for h in args.header]
             conn.send_headers(stream, headers)
             tls.sendall(conn.data_to_send())
     except (ssl.SSLError, OSError) as error:
