@@ -6,23 +6,23 @@ import Synchronization
 /// connect would be refused or passed through, so a DaemonSet rolling update
 /// must not count the agent as up.
 public final class Readiness: Sendable {
-    public enum Task: String, Sendable, CaseIterable {
+    public enum Gate: String, Sendable, CaseIterable {
         case outboundListener = "outbound listener (:15001)"
         case inboundListener = "inbound listener (:15006)"
     }
 
-    private let pending = Mutex<Set<Task>>(Set(Task.allCases))
+    private let pending = Mutex<Set<Gate>>(Set(Gate.allCases))
 
     public init() {}
 
-    /// `task` is done; readiness no longer waits for it.
-    public func done(_ task: Task) {
-        _ = pending.withLock { $0.remove(task) }
+    /// `gate` is open; readiness no longer waits for it.
+    public func done(_ gate: Gate) {
+        _ = pending.withLock { $0.remove(gate) }
     }
 
     /// What is still missing, in a fixed order; empty when ready.
     public func waitingFor(meshStateGeneration generation: Int) -> [String] {
-        let tasks = pending.withLock { pending in Task.allCases.filter { pending.contains($0) } }
-        return (generation > 0 ? [] : ["mesh state"]) + tasks.map(\.rawValue)
+        let gates = pending.withLock { pending in Gate.allCases.filter { pending.contains($0) } }
+        return (generation > 0 ? [] : ["mesh state"]) + gates.map(\.rawValue)
     }
 }

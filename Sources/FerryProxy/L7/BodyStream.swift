@@ -120,7 +120,9 @@ final class BodyStream: Sendable {
                 state.unwrittenBytes += chunk.readableBytes
                 state.totalBytes += chunk.readableBytes
                 state.messages?.feed(chunk)
-                if state.replay != nil { state.totalBytes <= replayLimit ? state.replay!.append(chunk) : (state.replay = nil) }
+                if state.replay != nil {
+                    if state.totalBytes <= replayLimit { state.replay!.append(chunk) } else { state.replay = nil }
+                }
             case .end(let trailers):
                 state.trailers = trailers
                 state.replayEnded = true
