@@ -108,6 +108,8 @@ struct ObservabilityTests {
             let json = try agent.ctl(command + ["-o", "json"])
             #expect(json.ok && (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "\(command) -o json: \(json.output)")
         }
+        #expect(try agent.ctl(["status"]).stdout.contains("ready:        yes"))
+        #expect(try agent.ctlJSON(["status"], as: AdminAPI.Status.self).waitingFor == [])
         let dump = try agent.ctl(["config_dump"])
         #expect(dump.ok && dump.stdout.contains("\"workloads\""))
         let set = try agent.ctlJSON(["logging", "debug"], as: AdminAPI.LogLevel.self)

@@ -28,6 +28,8 @@ public enum AdminAPI {
         public var configDirectory: String?
         /// This node's InternalIP, from its Node resource.
         public var nodeAddress: String?
+        /// What readiness (:15021) still waits for; empty when ready.
+        public var waitingFor: [String]?
 
         public init(node: String, version: String, uptimeSeconds: Double, configGeneration: Int, configErrors: [String],
                     datapathProblems: [String], programsAttached: [String: Bool], enrolledWorkloads: [String],

@@ -74,7 +74,8 @@ public enum Agent {
             startedAt: Date(), store: store, watcher: watcher, reconciler: reconciler,
             datapath: datapath, connections: connections, registry: registry,
             certificates: { identity?.statuses() ?? [] },
-            hbone: { [pool = context.hbonePool] in (pool, identity?.security) }, policies: policies, logger: logger
+            hbone: { [pool = context.hbonePool] in (pool, identity?.security) }, policies: policies,
+            readiness: context.readiness, logger: logger
         )
         let admin = HTTPServer(host: configuration.adminHost, port: configuration.adminPort, group: controlGroup,
                                logger: logger) { request in await AdminRoutes(agent: parts).handle(request) }

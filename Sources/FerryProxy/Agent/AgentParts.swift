@@ -24,6 +24,7 @@ public struct AgentParts: Sendable {
     let certificates: @Sendable () -> [AdminAPI.Certificate]
     let hbone: @Sendable () -> (pool: HBONEPool?, security: MeshTLSSecurity?)
     let policies: SecurityPolicyCache
+    let readiness: Readiness
     let logger: Logger
 
     func status() -> AdminAPI.Status {
@@ -48,6 +49,7 @@ public struct AgentParts: Sendable {
         )
         status.configDirectory = configDirectory
         status.nodeAddress = state.nodes[node]?.agentAddress?.description
+        status.waitingFor = readiness.waitingFor(meshStateGeneration: state.generation)
         return status
     }
 

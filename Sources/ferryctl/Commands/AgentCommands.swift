@@ -30,6 +30,8 @@ struct StatusCommand: AsyncParsableCommand {
         }
         if output.json { return output.printJSON(status) }
         print("agent:        up on node \(status.node), version \(status.version), uptime \(Format.age(status.uptimeSeconds))")
+        let waiting = status.waitingFor ?? []
+        print("ready:        \(waiting.isEmpty ? "yes" : "no, waiting for \(waiting.joined(separator: ", "))")")
         let attached = status.programsAttached.filter(\.value).count
         print("programs:     \(attached)/\(status.programsAttached.count) attached")
         print("config:       generation \(status.configGeneration)\(status.configErrors.isEmpty ? ", no errors" : "")")
