@@ -128,6 +128,31 @@ public final class BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchec
     public func info() throws -> BPFMapInfo { try BPFMapRef.info(fd: fd, name: name) }
 }
 
+extension BPFMap where Key: Hashable {
+    /// Makes the map hold exactly `desired`: writes entries that are missing
+    /// or differ (`same` compares values; the ABI structs are not Equatable)
+    /// and deletes the rest. `current` spares a read the caller already made.
+    /// Returns one message per entry that failed, naming the map.
+    public func sync(to desired: [Key: Value], current: [Key: Value]? = nil,
+                     same: (Value, Value) -> Bool) -> [String] {
+        let current = current ?? Dictionary(entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        var failures: [String] = []
+        for (key, value) in desired where !(current[key].map { same($0, value) } ?? false) {
+            do { try update(key, value) } catch { failures.append("\(error)") }
+        }
+        for key in current.keys where desired[key] == nil {
+            do { try delete(key) } catch { failures.append("\(error)") }
+        }
+        return failures
+    }
+}
+
+extension BPFMap where Key: Hashable, Value: Equatable {
+    public func sync(to desired: [Key: Value], current: [Key: Value]? = nil) -> [String] {
+        sync(to: desired, current: current, same: ==)
+    }
+}
+
 /// An untyped handle for inspection: `ferryctl maps` lists maps of any shape.
 public enum BPFMapRef {
     public static func info(fd: Int32, name: String) throws -> BPFMapInfo {

@@ -143,20 +143,9 @@ public final class DatapathReconciler: Service, Sendable {
         var desired: [ferry_cidr_key: UInt32] = [:]
         for cidr in config.captureCIDRs { desired[Self.key(cidr)] = 1 }
         for cidr in config.excludeCIDRs { desired[Self.key(cidr)] = 0 }
-        let current = Dictionary(datapath.capture.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        for (key, value) in desired where current[key] != value {
-            do { try datapath.capture.update(key, value) } catch { issues.append("capture set: \(error)") }
-        }
-        for key in current.keys where desired[key] == nil {
-            do { try datapath.capture.delete(key) } catch { issues.append("capture set: \(error)") }
-        }
-        let ports = Set(config.excludePorts.map { UInt16($0) })
-        for port in ports where datapath.excludedPorts.lookup(port) == nil {
-            do { try datapath.excludedPorts.update(port, 1) } catch { issues.append("excluded ports: \(error)") }
-        }
-        for port in datapath.excludedPorts.keys() where !ports.contains(port) {
-            do { try datapath.excludedPorts.delete(port) } catch { issues.append("excluded ports: \(error)") }
-        }
+        issues += datapath.capture.sync(to: desired).map { "capture set: \($0)" }
+        let ports = Dictionary(config.excludePorts.map { (UInt16($0), UInt8(1)) }, uniquingKeysWith: { a, _ in a })
+        issues += datapath.excludedPorts.sync(to: ports).map { "excluded ports: \($0)" }
     }
 
     /// The ports of this node's workloads that sk_lookup steers to :15006 when a
@@ -184,13 +173,9 @@ public final class DatapathReconciler: Service, Sendable {
                 }
             }
         }
-        for (key, value) in desired
-        where current[key].map({ $0.workload != value.workload || $0.flags != value.flags || $0.listener != value.listener }) ?? true {
-            do { try datapath.inbound.update(key, value) } catch { issues.append("inbound ports: \(error)") }
-        }
-        for key in current.keys where desired[key] == nil {
-            do { try datapath.inbound.delete(key) } catch { issues.append("inbound ports: \(error)") }
-        }
+        issues += datapath.inbound.sync(to: desired, current: current) { a, b in
+            a.workload == b.workload && a.flags == b.flags && a.listener == b.listener
+        }.map { "inbound ports: \($0)" }
     }
 
     /// Every address and port of the mesh that takes only mTLS, so the
@@ -202,13 +187,7 @@ public final class DatapathReconciler: Service, Sendable {
         for (key, strict) in destinations.entries {
             desired[ferry_inbound_key(addr: key.address.words, port: UInt16(key.port), _pad: 0)] = strict ? 1 : 0
         }
-        let current = Dictionary(datapath.mtlsOnly.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        for (key, value) in desired where current[key] != value {
-            do { try datapath.mtlsOnly.update(key, value) } catch { issues.append("mTLS-only destinations: \(error)") }
-        }
-        for key in current.keys where desired[key] == nil {
-            do { try datapath.mtlsOnly.delete(key) } catch { issues.append("mTLS-only destinations: \(error)") }
-        }
+        issues += datapath.mtlsOnly.sync(to: desired).map { "mTLS-only destinations: \($0)" }
     }
 
     static func key(_ cidr: CIDR) -> ferry_cidr_key {
