@@ -86,6 +86,32 @@ import Testing
         #expect(!open.isActive, "the rest of the body has no reader")
     }
 
+    /// Ferry's upstream sockets allow half-closure, so the server's FIN
+    /// arrives as an event rather than a close.
+    @Test func anIdleConnectionTheServerClosesLeavesThePool() throws {
+        let (channel, response) = try start(limit: 8)
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"])),
+                             .body(ByteBuffer(string: "ok")), .end(nil)])
+        #expect(String(buffer: try response.wait().body) == "ok")
+        #expect(channel.isActive)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive, "closed, so the pool drops it instead of handing it the next request")
+    }
+
+    @Test func aServerThatClosesMidAnswerFailsTheExchange() throws {
+        let (channel, response) = try start(limit: 8)
+        try answer(channel, [.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "8"])),
+                             .body(ByteBuffer(string: "half"))])
+        let outcome = Mutex<Result<ProxiedResponse, Error>?>(nil)
+        response.whenComplete { result in outcome.withLock { $0 = result } }
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        channel.embeddedEventLoop.run()
+        guard case .failure(let error) = outcome.withLock({ $0 }) else { Issue.record("no failure: \(String(describing: outcome.withLock { $0 }))"); return }
+        #expect(error is UpstreamFailure)
+        #expect(!channel.isActive)
+    }
+
     private func sendStreamed(_ head: HTTPRequestHead) throws -> (EmbeddedChannel, UpstreamExchange, BodyStream, EventLoopFuture<ProxiedResponse>) {
         let exchange = UpstreamExchange()
         let channel = EmbeddedChannel(handler: exchange)

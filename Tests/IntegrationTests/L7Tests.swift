@@ -209,7 +209,54 @@ struct L7Tests {
         #expect(setup.mesh.agents[0].process!.isRunning)
         #expect(try setup.requests("http://198.19.0.11/after", count: 5).count(200) == 5)
 
+        try peersThatLeaveAreLetGo(setup)
         try spansReachACollector(setup)
+    }
+
+    /// Ferry's sockets allow half-closure (the byte paths forward it), so every
+    /// HTTP path must act on a peer's FIN itself, or the socket sits in
+    /// CLOSE-WAIT for as long as the agent runs. Found by fuzzing the L7 port.
+    func peersThatLeaveAreLetGo(_ setup: Setup) throws {
+        let clients = try setup.a.run(in: "client", ["python3", "-c", """
+            import socket
+            def leave(raw):
+                s = socket.create_connection(("198.19.0.11", 80), timeout=5)
+                s.sendall(raw)
+                s.shutdown(socket.SHUT_WR)
+                try:
+                    while s.recv(4096): pass
+                except OSError: pass
+                s.close()
+            leave(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n")  # an h2c client that goes away
+            leave(b"PRI * HTTP/2")                           # half a preface
+            # An upgrade whose client writes and shuts down at once: the server
+            # must still see the end of input, answer, and close.
+            s = socket.create_connection(("198.19.0.11", 80), timeout=5)
+            s.sendall(b"GET /ws HTTP/1.1\\r\\nHost: echo\\r\\nConnection: Upgrade\\r\\nUpgrade: websocket\\r\\n\\r\\n")
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk: break
+                data += chunk
+            print(data.split(b"\\r\\n")[0].decode(), "EOF")
+            """])
+        #expect(clients.stdout.contains("101 Switching Protocols EOF"), "\(clients.output)")
+        // A backend that closes a keep-alive connection after answering: the
+        // agent drops it from its pool, and the next request gets a fresh one.
+        for path in ["/__idleclose", "/after-idle-close"] {
+            let answer = try setup.a.run(in: "client", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://198.19.0.11" + path])
+            #expect(answer.stdout == "200", "\(path): \(answer.output)")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        for node in [setup.a, setup.b] {
+            var held = ""
+            let released = poll(timeout: 5) {
+                held = (try? node.run(in: "ctl", ["ss", "-tnpH", "state", "close-wait"]).stdout) ?? "?"
+                return !held.contains("ferryd")
+            }
+            #expect(released, "ferryd sockets left in CLOSE-WAIT on \(node.name):\n\(held)")
+        }
     }
 
     /// With `spec.tracing`, the client-side agent exports one span per request

@@ -46,8 +46,9 @@ final class HTTPDownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var queue = CircularBuffer<Pending>()
     /// A `read` held back while requests wait; passed on when the queue drains.
     private var readHeld = false
-    /// The client half-closed: close once every request it sent is answered.
-    private var inputClosed = false
+    /// The client half-closed: close once every request it sent is answered
+    /// (or, for an Upgrade, once the spliced upstream has finished).
+    private(set) var inputClosed = false
     /// The connection is being handed to an Upgrade: nothing more is read here.
     private var upgrading = false
     /// The newest answer's last write; a close waits for it (NIO drops

@@ -42,9 +42,11 @@ final class HTTPVersionSniffer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // A client that half-closes before saying anything gets nothing.
-        if let event = event as? ChannelEvent, event == .inputClosed, seen.readableBytes == 0 {
+        // Still undecided at end of input: the client said nothing, or only the
+        // start of the HTTP/2 preface. Nothing will follow; it gets nothing.
+        if let event = event as? ChannelEvent, event == .inputClosed {
             context.close(promise: nil)
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }

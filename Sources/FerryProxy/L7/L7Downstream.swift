@@ -56,7 +56,7 @@ enum L7Downstream {
                 ])
             })
         }
-        try channel.pipeline.syncOperations.addHandler(CloseOnError())
+        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionEnd())
     }
 }
 
@@ -91,10 +91,19 @@ enum Upgrade {
         let pipeline = downstream.pipeline.syncOperations
         let (onClient, onUpstream) = Splice.forwarders(for: record)
         try pipeline.addHandler(onClient)
-        pipeline.removeHandler(try pipeline.handler(type: HTTPDownstreamHandler.self), promise: nil)
+        let http = try pipeline.handler(type: HTTPDownstreamHandler.self)
+        let clientHalfClosed = http.inputClosed
+        pipeline.removeHandler(http, promise: nil)
         pipeline.removeHandler(try pipeline.handler(type: HTTPServerProtocolErrorHandler.self), promise: nil)
         pipeline.removeHandler(try pipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
         pipeline.removeHandler(try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
+        // The client half-closed while the upgrade was being wired (it wrote
+        // and shut down at once): the HTTP handler kept that to itself. The
+        // splice learns it after the bytes the decoder handed on, so the
+        // upstream gets them before its write side is shut.
+        if clientHalfClosed {
+            onClient.userInboundEventTriggered(context: try pipeline.context(handler: onClient), event: ChannelEvent.inputClosed)
+        }
         let onUpstreamBox = UnsafeTransfer(onUpstream)  // joins the upstream's pipeline, on its loop
         upstream.eventLoop.execute {
             do {
@@ -106,15 +115,5 @@ enum Upgrade {
             }
         }
         Splice.startReading(downstream)
-    }
-}
-
-/// Closes a client connection after a protocol error (NIO's HTTP/2 handler has
-/// sent its GOAWAY by then), so a broken client is not kept around.
-final class CloseOnError: ChannelInboundHandler {
-    typealias InboundIn = Any
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
     }
 }

@@ -205,6 +205,19 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         fail(UpstreamFailure.reset("\(error)"), context: context)
     }
 
+    /// The upstream sent its FIN (the channel allows half-closure): an idle
+    /// keep-alive connection the server timed out, or one closed mid-answer.
+    /// The decoder has already passed on any answer the FIN completed, so
+    /// whatever is still open failed; the connection closes and leaves the
+    /// pool rather than waiting, half-open, to be handed the next request.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            fail(UpstreamFailure.reset("upstream closed the connection mid-exchange"), context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     private func fail(_ failure: UpstreamFailure, context: ChannelHandlerContext) {
         failStreaming()
         abandonSending()

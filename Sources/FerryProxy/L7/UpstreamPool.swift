@@ -150,6 +150,7 @@ final class UpstreamPool: Sendable {
             let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                 mode: .client, connectionConfiguration: HBONESettings.connection, streamConfiguration: HBONESettings.stream
             ) { $0.close() }
+            try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionEnd())
             box.withLock { $0 = multiplexer }
         }
         guard let multiplexer = box.withLock({ $0 }) else { throw UpstreamFailure.connectFailed("no HTTP/2 pipeline") }

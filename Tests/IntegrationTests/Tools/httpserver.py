@@ -10,7 +10,8 @@ bytes (a stand-in for a WebSocket server). Counts requests: GET /__count.
 GET /__endless answers an event stream that never ends (1 MiB events);
 GET /__events three small events, 500 ms apart; GET /__bytes/N N bytes;
 POST /__upload reads a body of any size and answers its size and SHA-256;
-GET /__close answers and closes the connection."""
+GET /__close answers and closes the connection; GET /__idleclose answers as
+keep-alive, then closes anyway (a server's idle timeout striking at once)."""
 import argparse
 import http.server
 import json
@@ -33,6 +34,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/__close":
             self.close_connection = True
             return self.reply(200, b"closing\n", close=True)
+        if self.path == "/__idleclose":
+            self.close_connection = True
+            return self.reply(200, b"idle close\n")
         body = self.read_body()
         if self.path == "/__count":
             return self.reply(200, json.dumps({"requests": self.server.count}).encode())
