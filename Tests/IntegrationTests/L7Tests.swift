@@ -210,7 +210,33 @@ struct L7Tests {
         #expect(try setup.requests("http://198.19.0.11/after", count: 5).count(200) == 5)
 
         try peersThatLeaveAreLetGo(setup)
+        try outOfRangeNumbersAreBadInput(setup)
         try spansReachACollector(setup)
+    }
+
+    /// A duration past what fits in 64-bit nanoseconds trapped the agent's
+    /// parser (found by fuzzing the config directory); it is bad input.
+    func outOfRangeNumbersAreBadInput(_ setup: Setup) throws {
+        let file = setup.mesh.configDirectory + "/out-of-range.yaml"
+        try """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: huge, namespace: demo}
+        spec:
+          host: echo-v1
+          trafficPolicy: {outlierDetection: {consecutive5xxErrors: 1, baseEjectionTime: 18446744073709551616ms}}
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let agent = setup.mesh.agents[0]
+        var errors: [String] = []
+        let reported = poll(timeout: 5) {
+            errors = (try? agent.ctlJSON(["status"], as: AdminAPI.Status.self))?.configErrors ?? []
+            return errors.contains { $0.contains("out-of-range.yaml:") && $0.contains("baseEjectionTime") }
+        }
+        #expect(reported, "\(errors)")
+        #expect(agent.process!.isRunning)
+        #expect(try setup.requests("http://198.19.0.11/still-good", count: 5).count(200) == 5)
+        try FileManager.default.removeItem(atPath: file)
+        #expect(poll(timeout: 5) { (try? agent.ctlJSON(["status"], as: AdminAPI.Status.self))?.configErrors.isEmpty ?? false })
     }
 
     /// Ferry's sockets allow half-closure (the byte paths forward it), so every

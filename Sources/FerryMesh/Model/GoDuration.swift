@@ -2,12 +2,14 @@ import Foundation
 
 /// Durations written as Go and Kubernetes write them: "24h", "1m30s", "250ms", "1.5s".
 public enum GoDuration {
-    /// Returns nil when the text is not a duration.
+    /// Returns nil when the text is not a duration, or is one past what Go
+    /// itself accepts (±2^63 ns, about 292 years): out-of-range numbers come
+    /// from configuration, and must be refused as bad input, not trap.
     public static func parse(_ text: String) -> Duration? {
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
         guard !rest.isEmpty else { return nil }
         if rest == "0" { return .zero }
-        var total = Duration.zero
+        var total: Int64 = 0
         while !rest.isEmpty {
             let number = rest.prefix(while: { $0.isNumber || $0 == "." })
             guard !number.isEmpty, let value = Double(number) else { return nil }
@@ -24,9 +26,14 @@ public enum GoDuration {
             case "ns": scale = 1e-9
             default: return nil
             }
-            total += .nanoseconds(Int64((value * scale * 1e9).rounded()))
+            let nanoseconds = (value * scale * 1e9).rounded()
+            // 2^63 itself is not an Int64; the comparison is exact in Double.
+            guard nanoseconds < 0x1p63 else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(Int64(nanoseconds))
+            guard !overflow else { return nil }
+            total = sum
         }
-        return total
+        return .nanoseconds(total)
     }
 
     public static func format(_ duration: Duration) -> String {
