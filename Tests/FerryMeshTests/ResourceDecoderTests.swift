@@ -113,6 +113,22 @@ import Testing
         #expect(error.message.contains("198.18.0.300"))
     }
 
+    /// The data path keys its maps by 16-bit ports: a port past 65535 in any
+    /// kind is bad input with its line (it once trapped the agent's reconciler).
+    @Test(arguments: [
+        "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: w}\nspec:\n  address: 198.18.0.2\n  ports: {http: 65536}",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: a}\n  ports: [{port: 80, targetPort: 70000}]",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: a}\n  ports: [{port: 80, targetPort: -1}]",
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e}\naddressType: IPv4\nendpoints: []\nports: [{name: http, port: 65536}]",
+        "apiVersion: ferry.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\nspec:\n  excludePorts: [0]",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, ports: [{name: http, containerPort: 99999}]}]",
+    ])
+    func portsOutOfRange(yaml: String) throws {
+        let error = try #require(decodeError(yaml))
+        #expect(error.line >= 5, "\(error)")
+        #expect(error.message.contains("out of range (1-65535)"), "\(error.message)")
+    }
+
     @Test func wrongAPIVersion() throws {
         let error = try #require(decodeError("""
         apiVersion: networking.istio.io/v2

@@ -78,7 +78,7 @@ public struct EndpointSlice: Hashable, Sendable, Codable {
         var ports: [Port] = []
         for item in try document.list("ports") {
             let fields = try item.fields()
-            ports.append(Port(name: try fields.string("name") ?? "", port: try fields.int("port")))
+            ports.append(Port(name: try fields.string("name") ?? "", port: try fields.port("port")))
         }
         self.init(name: meta.name, namespace: meta.namespace, serviceName: meta.labels[Self.serviceNameLabel],
                   endpoints: endpoints, ports: ports)

@@ -55,11 +55,7 @@ public struct MeshConfig: Hashable, Sendable, Codable {
         rootNamespace = try spec.string("rootNamespace") ?? rootNamespace
         if spec["captureCIDRs"] != nil { captureCIDRs = try Self.cidrs(spec["captureCIDRs"]!) }
         if spec["excludeCIDRs"] != nil { excludeCIDRs = try Self.cidrs(spec["excludeCIDRs"]!) }
-        excludePorts = try spec.list("excludePorts").map { item in
-            let port = try item.int()
-            guard (1...65535).contains(port) else { throw item.error("\(item.path): port \(port) out of range") }
-            return port
-        }
+        excludePorts = try spec.list("excludePorts").map { try $0.port() }
         if let mode = try spec.string("failMode") {
             guard let parsed = FailMode(rawValue: mode) else {
                 throw spec["failMode"]!.error("spec.failMode must be 'open' or 'closed', not '\(mode)'")

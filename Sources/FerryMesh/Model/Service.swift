@@ -115,13 +115,13 @@ public struct ServicePort: Hashable, Sendable, Codable {
 
     init(_ field: YAMLField) throws {
         let fields = try field.fields()
-        guard let port = try fields.int("port"), (1...65535).contains(port) else {
+        guard let port = try fields.port("port") else {
             throw field.error("\(field.path).port must be a port number")
         }
         var target: Target = .number(port)
         if let targetField = fields["targetPort"] {
             let text = try targetField.string()
-            target = Int(text).map { .number($0) } ?? .name(text)
+            target = try Int(text).map { _ in .number(try targetField.port()) } ?? .name(text)
         }
         let proto = try fields.string("protocol") ?? "TCP"
         guard proto == "TCP" || proto == "UDP" || proto == "SCTP" else {

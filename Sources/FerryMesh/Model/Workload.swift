@@ -103,9 +103,7 @@ public struct Workload: Hashable, Sendable, Codable {
         }
         var ports: [String: Int] = [:]
         for (name, field) in try spec.fields("ports") {
-            let port = try field.int()
-            guard (1...65535).contains(port) else { throw field.error("\(field.path): port \(port) out of range") }
-            ports[name] = port
+            ports[name] = try field.port()
         }
         var labels = meta.labels
         labels.merge(try spec.stringMap("labels")) { _, spec in spec }
@@ -138,7 +136,7 @@ public struct Workload: Hashable, Sendable, Codable {
         for container in try spec.list("containers") {
             for port in try container.fields().list("ports") {
                 let fields = try port.fields()
-                if let name = try fields.string("name"), let number = try fields.int("containerPort") {
+                if let name = try fields.string("name"), let number = try fields.port("containerPort") {
                     ports[name] = number
                 }
             }

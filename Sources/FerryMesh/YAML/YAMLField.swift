@@ -48,6 +48,14 @@ public struct YAMLField: @unchecked Sendable {  // Yams nodes are immutable valu
         return value
     }
 
+    /// A TCP port number (1–65535). The data path keys its maps by 16-bit
+    /// ports, so a number outside is bad input here, not a trap there.
+    public func port() throws -> Int {
+        let value = try int()
+        guard (1...65535).contains(value) else { throw error("\(path): port \(value) is out of range (1-65535)") }
+        return value
+    }
+
     public func bool() throws -> Bool {
         guard case .scalar(let scalar) = node else { throw error("\(path) must be true or false") }
         switch scalar.string.lowercased() {
@@ -90,6 +98,7 @@ public struct YAMLField: @unchecked Sendable {  // Yams nodes are immutable valu
 extension Dictionary where Key == String, Value == YAMLField {
     public func string(_ key: String) throws -> String? { try self[key].flatMap { $0.isNull ? nil : try $0.string() } }
     public func int(_ key: String) throws -> Int? { try self[key].flatMap { $0.isNull ? nil : try $0.int() } }
+    public func port(_ key: String) throws -> Int? { try self[key].flatMap { $0.isNull ? nil : try $0.port() } }
     public func bool(_ key: String) throws -> Bool? { try self[key].flatMap { $0.isNull ? nil : try $0.bool() } }
     public func stringList(_ key: String) throws -> [String] { try self[key]?.stringList() ?? [] }
     public func stringMap(_ key: String) throws -> [String: String] { try self[key]?.stringMap() ?? [:] }
