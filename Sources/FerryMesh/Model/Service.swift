@@ -121,7 +121,7 @@ public struct ServicePort: Hashable, Sendable, Codable {
         var target: Target = .number(port)
         if let targetField = fields["targetPort"] {
             let text = try targetField.string()
-            target = try Int(text).map { _ in .number(try targetField.port()) } ?? .name(text)
+            target = Int(text) == nil ? .name(text) : .number(try targetField.port())
         }
         let proto = try fields.string("protocol") ?? "TCP"
         guard proto == "TCP" || proto == "UDP" || proto == "SCTP" else {
