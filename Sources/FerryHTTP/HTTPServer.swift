@@ -31,11 +31,12 @@ public final class HTTPServer: Service, Sendable {
         self.maxBodySize = maxBodySize
     }
 
-    /// Binds; returns the real port (useful with port 0).
+    /// Binds; returns the real port (useful with port 0). `host` is an IP
+    /// literal; "::" serves both families where the node has them.
     @discardableResult
     public func start() async throws -> Int {
         if let channel = bound.withLockedValue({ $0 }) { return channel.localAddress?.port ?? port }
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [tls, handler, maxBodySize, logger] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -48,7 +49,7 @@ public final class HTTPServer: Service, Sendable {
                     )
                 }
             }
-            .bind(host: host, port: port).get()
+        let channel = try await ListenerBinding.bind(bootstrap, at: ListenAddress(host, port))
         bound.withLockedValue { $0 = channel }
         return channel.localAddress?.port ?? port
     }

@@ -33,7 +33,7 @@ struct CACommand: AsyncParsableCommand {
     var agentServiceAccount: String = "ferry-system/ferry-agent"
 
     @Option(help: "Address to listen on, HOST:PORT.")
-    var listen: String = "0.0.0.0:\(CAProtocol.defaultPort)"
+    var listen: String = "[::]:\(CAProtocol.defaultPort)"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?

@@ -30,6 +30,9 @@ public enum AdminAPI {
         public var nodeAddress: String?
         /// What readiness (:15021) still waits for; empty when ready.
         public var waitingFor: [String]?
+        /// What the agent skipped without failing (a listener of an address
+        /// family the node lacks), one line each.
+        public var notices: [String]?
 
         public init(node: String, version: String, uptimeSeconds: Double, configGeneration: Int, configErrors: [String],
                     datapathProblems: [String], programsAttached: [String: Bool], enrolledWorkloads: [String],

@@ -88,7 +88,8 @@ public enum Agent {
                                    group: controlGroup, logger: logger) { [readiness = context.readiness] request in
             guard request.path == "/healthz/ready" else { return .error(.notFound, "only /healthz/ready here") }
             let waiting = readiness.waitingFor(meshStateGeneration: store.state.generation)
-            return waiting.isEmpty ? .text("ready\n")
+            let notices = readiness.notices.map { "notice: \($0)\n" }.joined()
+            return waiting.isEmpty ? .text("ready\n" + notices)
                 : .text("not ready: waiting for \(waiting.joined(separator: ", "))\n", status: .serviceUnavailable)
         }
         let outbound = OutboundListener(context: context, group: dataGroup, port: configuration.outboundPort)

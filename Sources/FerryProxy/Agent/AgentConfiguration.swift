@@ -13,7 +13,9 @@ public struct AgentConfiguration: Sendable {
     public var cgroupMount: String
     public var adminHost = "127.0.0.1"
     public var adminPort = 15000
-    public var metricsHost = "0.0.0.0"
+    /// Metrics and readiness on every address of both families ("::" falls
+    /// back to 0.0.0.0 on a kernel without IPv6), so an IPv6-only node is scraped too.
+    public var metricsHost = "::"
     public var metricsPort = 15020
     public var readinessPort = 15021
     public var outboundPort = 15001

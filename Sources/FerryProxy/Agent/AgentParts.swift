@@ -50,6 +50,7 @@ public struct AgentParts: Sendable {
         status.configDirectory = configDirectory
         status.nodeAddress = state.nodes[node]?.agentAddress?.description
         status.waitingFor = readiness.waitingFor(meshStateGeneration: state.generation)
+        status.notices = readiness.notices
         return status
     }
 

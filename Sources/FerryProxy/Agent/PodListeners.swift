@@ -1,5 +1,6 @@
 import CLibBPF
 import FerryBPF
+import FerryHTTP
 import FerryMesh
 import Foundation
 import Logging
@@ -155,14 +156,15 @@ public final class PodListeners: Service, Sendable {
 
     private func openOutbound(_ entry: inout Namespace) async {
         var opened = 0
-        for host in ["127.0.0.1", "::1"] {
+        for address in Listener.loopbacks(port: port) {
             do {
-                let fd = try Self.listenInside(entry.path, host: host, port: port, marked: false)
+                let fd = try Self.listenInside(entry.path, address, marked: false)
                 let channel = try await OutboundListener.bootstrap(context: context, group: group).withBoundSocket(fd).get()
                 entry.channels.append(channel)
                 opened += 1
-            } catch where host.contains(":") {
-                // A namespace without IPv6 loopback still captures IPv4.
+            } catch where ListenerBinding.familyMissing(error) {
+                // A namespace without IPv6 loopback still captures IPv4, and the reverse.
+                context.logger.debug("\(ListenerBinding.notice(skipping: address, error)) in \(entry.path)")
             } catch {
                 context.logger.error("cannot open a capture listener in \(entry.path): \(error)")
             }
@@ -182,16 +184,16 @@ public final class PodListeners: Service, Sendable {
             return
         }
         entry.pair = pair
-        for host in ["127.0.0.1", "::1"] {
+        for address in Listener.loopbacks(port: inboundPort) {
             do {
-                let fd = try Self.listenInside(entry.path, host: host, port: inboundPort, marked: true)
+                let fd = try Self.listenInside(entry.path, address, marked: true)
                 let channel = try await InboundPlaintextListener.bootstrap(context: context, group: group).withBoundSocket(fd).get()
                 entry.channels.append(channel)
-                try datapath.registerPodListener(fd: fd, pair: pair, ipv6: host.contains(":"))
+                try datapath.registerPodListener(fd: fd, pair: pair, ipv6: address.isIPv6)
                 context.logger.info("inbound plaintext listener up in a workload namespace",
-                                    metadata: ["ferry.netns": "\(entry.path)", "ferry.address": "\(host):\(inboundPort)", "ferry.pair": "\(pair)"])
-            } catch where host.contains(":") {
-                context.logger.debug("no IPv6 inbound plaintext listener in \(entry.path): \(error)")
+                                    metadata: ["ferry.netns": "\(entry.path)", "ferry.address": "\(address)", "ferry.pair": "\(pair)"])
+            } catch where ListenerBinding.familyMissing(error) {
+                context.logger.debug("\(ListenerBinding.notice(skipping: address, error)) in \(entry.path)")
             } catch {
                 context.logger.error("cannot open an inbound plaintext listener in \(entry.path): \(error)")
             }
@@ -231,26 +233,24 @@ public final class PodListeners: Service, Sendable {
     /// Creates a listening socket inside another network namespace: a thread
     /// enters it (setns changes only the calling thread), makes the socket, and
     /// the socket stays in that namespace when the thread leaves.
-    static func listenInside(_ path: String, host: String, port: Int, marked: Bool) throws -> Int32 {
+    static func listenInside(_ path: String, _ address: ListenAddress, marked: Bool) throws -> Int32 {
         let outcome = Mutex<Result<Int32, Error>?>(nil)
         let thread = Thread {
-            outcome.withLock { $0 = Result { try enterAndListen(path, host: host, port: port, marked: marked) } }
+            outcome.withLock { $0 = Result { try enterAndListen(path, address, marked: marked) } }
         }
         thread.start()
         while outcome.withLock({ $0 == nil }) { usleep(1000) }
         return try outcome.withLock { $0! }.get()
     }
 
-    private static func enterAndListen(_ path: String, host: String, port: Int, marked: Bool) throws -> Int32 {
+    private static func enterAndListen(_ path: String, _ address: ListenAddress, marked: Bool) throws -> Int32 {
         let target = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard target >= 0 else { throw RawListener.Failure(description: "open netns \(path): \(String(cString: strerror(errno)))") }
+        guard target >= 0 else { throw Errno("open netns \(path)") }
         defer { close(target) }
-        guard setns(target, FERRY_CLONE_NEWNET) == 0 else {
-            throw RawListener.Failure(description: "enter netns \(path): \(String(cString: strerror(errno)))")
-        }
+        guard setns(target, FERRY_CLONE_NEWNET) == 0 else { throw Errno("enter netns \(path)") }
         // The thread ends here; it is never used for anything else, so it need
         // not go back to ferryd's namespace.
-        return try RawListener.make(host: host, port: port, marked: marked)
+        return try RawListener.make(address, marked: marked)
     }
 
     static func inode(_ path: String) -> UInt64? {

@@ -12,6 +12,7 @@ public final class Readiness: Sendable {
     }
 
     private let pending = Mutex<Set<Gate>>(Set(Gate.allCases))
+    private let noticed = Mutex<[String]>([])
 
     public init() {}
 
@@ -19,6 +20,15 @@ public final class Readiness: Sendable {
     public func done(_ gate: Gate) {
         _ = pending.withLock { $0.remove(gate) }
     }
+
+    /// Something readiness does not wait for but an operator should see (a
+    /// listener skipped because the node lacks its address family); shown by
+    /// `/healthz/ready` and `ferryctl status`.
+    public func note(_ notice: String) {
+        noticed.withLock { if !$0.contains(notice) { $0.append(notice) } }
+    }
+
+    public var notices: [String] { noticed.withLock { $0 } }
 
     /// What is still missing, in a fixed order; empty when ready.
     public func waitingFor(meshStateGeneration generation: Int) -> [String] {

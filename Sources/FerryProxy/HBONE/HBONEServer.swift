@@ -1,3 +1,4 @@
+import FerryHTTP
 import FerryMesh
 import Logging
 import NIOCore
@@ -13,20 +14,20 @@ public final class HBONEServer: Service, Sendable {
     private let context: ProxyContext
     private let group: EventLoopGroup
     private let security: HBONESecurity
-    public let host: String
-    public let port: Int
+    /// Every address of the node: HBONE arrives at the node's InternalIP,
+    /// whichever family it has.
+    public let address: ListenAddress
 
     public init(context: ProxyContext, group: EventLoopGroup, security: HBONESecurity, host: String = "::", port: Int = 15008) {
         self.context = context
         self.group = group
         self.security = security
-        self.host = host
-        self.port = port
+        self.address = ListenAddress(host, port)
     }
 
     /// Binds and returns the listening channel (port 0 picks a free port).
     public func bind() async throws -> Channel {
-        try await Listener.bind(host: host, port: port, group: group, marked: true) { [context, security] channel in
+        try await Listener.bind(address, group: group, marked: true) { [context, security] channel in
             channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
                 try security.configureServer(channel)
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(

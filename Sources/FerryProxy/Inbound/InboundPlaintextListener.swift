@@ -1,5 +1,6 @@
 import CLibBPF
 import FerryBPF
+import FerryHTTP
 import FerryMesh
 import FerryPolicy
 import FerryTelemetry
@@ -28,16 +29,20 @@ public final class InboundPlaintextListener: Service, Sendable {
 
     public func run() async throws {
         var channels: [Channel] = []
-        for (host, slot) in [("127.0.0.1", UInt32(FERRY_LISTENER_INBOUND_V4)), ("::1", UInt32(FERRY_LISTENER_INBOUND_V6))] {
+        let slots = [UInt32(FERRY_LISTENER_INBOUND_V4), UInt32(FERRY_LISTENER_INBOUND_V6)]
+        for (address, slot) in zip(Listener.loopbacks(port: port), slots) {
             do {
-                let fd = try RawListener.make(host: host, port: port)
+                let fd = try RawListener.make(address)
                 let channel = try await Self.bootstrap(context: context, group: group).withBoundSocket(fd).get()
                 // Only now does the kernel start steering to it.
                 try datapath.registerListener(fd: fd, slot: slot)
                 channels.append(channel)
-                context.logger.info("inbound plaintext listener up", metadata: ["ferry.address": "\(host):\(port)"])
-            } catch where host.contains(":") {
-                context.logger.warning("no IPv6 inbound plaintext listener: \(error)")
+                context.logger.info("inbound plaintext listener up", metadata: ["ferry.address": "\(address)"])
+            } catch where ListenerBinding.familyMissing(error) {
+                // A node without IPv6 (or without IPv4) steers only the family it has.
+                let notice = ListenerBinding.notice(skipping: address, error)
+                context.readiness.note(notice)
+                context.logger.notice("\(notice)")
             }
         }
         context.readiness.done(.inboundListener)

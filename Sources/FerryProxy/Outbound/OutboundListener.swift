@@ -1,3 +1,4 @@
+import FerryHTTP
 import FerryMesh
 import Logging
 import NIOCore
@@ -9,16 +10,13 @@ import ServiceLifecycle
 public final class OutboundListener: Service, Sendable {
     private let context: ProxyContext
     private let group: EventLoopGroup
-    private let hosts: [String]
-    private let port: Int
+    private let addresses: [ListenAddress]
     private let drainTimeout: Duration
 
-    public init(context: ProxyContext, group: EventLoopGroup, hosts: [String] = ["127.0.0.1", "::1"],
-                port: Int = 15001, drainTimeout: Duration = .seconds(5)) {
+    public init(context: ProxyContext, group: EventLoopGroup, port: Int = 15001, drainTimeout: Duration = .seconds(5)) {
         self.context = context
         self.group = group
-        self.hosts = hosts
-        self.port = port
+        self.addresses = Listener.loopbacks(port: port)
         self.drainTimeout = drainTimeout
     }
 
@@ -33,15 +31,13 @@ public final class OutboundListener: Service, Sendable {
     }
 
     public func run() async throws {
-        var channels: [Channel] = []
-        for host in hosts {
-            do {
-                channels.append(try await Self.bootstrap(context: context, group: group).bind(host: host, port: port).get())
-                context.logger.info("outbound listener up", metadata: ["ferry.address": "\(host):\(port)"])
-            } catch where host.contains(":") {
-                // A node without IPv6 loopback still captures IPv4.
-                context.logger.warning("no IPv6 outbound listener: \(error)")
-            }
+        // A node without IPv6 loopback still captures IPv4, and the reverse.
+        let channels = try await ListenerBinding.bind(Self.bootstrap(context: context, group: group), at: addresses) {
+            context.readiness.note($1)
+            context.logger.notice("\($1)")
+        }
+        for channel in channels {
+            context.logger.info("outbound listener up", metadata: ["ferry.address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
         context.readiness.done(.outboundListener)
         try? await gracefulShutdown()

@@ -1,3 +1,4 @@
+import FerryHTTP
 import FerryMesh
 import Logging
 import NIOCore
@@ -10,9 +11,15 @@ enum Listener {
     /// calls per byte on bulk transfers, small buffers for idle connections.
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 4096, maximum: 256 * 1024)
 
-    static func bind(host: String, port: Int, group: EventLoopGroup, marked: Bool = false,
+    static func bind(_ address: ListenAddress, group: EventLoopGroup, marked: Bool = false,
                      accept: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) async throws -> Channel {
-        try await bootstrap(group: group, marked: marked, accept: accept).bind(host: host, port: port).get()
+        try await ListenerBinding.bind(bootstrap(group: group, marked: marked, accept: accept), at: address)
+    }
+
+    /// Loopback of both families, where a listener must be reachable by the
+    /// workloads of its network namespace whichever family they dial.
+    static func loopbacks(port: Int) -> [ListenAddress] {
+        [ListenAddress("127.0.0.1", port), ListenAddress("::1", port)]
     }
 
     /// The bootstrap `bind` uses; also for sockets made elsewhere (`withBoundSocket`).

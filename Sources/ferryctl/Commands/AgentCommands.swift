@@ -32,6 +32,7 @@ struct StatusCommand: AsyncParsableCommand {
         print("agent:        up on node \(status.node), version \(status.version), uptime \(Format.age(status.uptimeSeconds))")
         let waiting = status.waitingFor ?? []
         print("ready:        \(waiting.isEmpty ? "yes" : "no, waiting for \(waiting.joined(separator: ", "))")")
+        for notice in status.notices ?? [] { print("  notice: \(notice)") }
         let attached = status.programsAttached.filter(\.value).count
         print("programs:     \(attached)/\(status.programsAttached.count) attached")
         print("config:       generation \(status.configGeneration)\(status.configErrors.isEmpty ? ", no errors" : "")")

@@ -82,7 +82,7 @@ final class TestAgent: @unchecked Sendable {
             ferry.dev/node: \(host.name)
             ferry.dev/cgroup: \(host.relativeCgroup(cgroupChild))
         spec:
-          address: \(host.ipv4)
+          address: "\(host.address)"
           serviceAccount: \(serviceAccount ?? name)
           ports: \(portText)
 

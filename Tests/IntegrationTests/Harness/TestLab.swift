@@ -46,16 +46,29 @@ final class TestLab: @unchecked Sendable {
         return result
     }
 
-    /// A host: a namespace on the bridge with 198.18.0.<n>/24 and 2001:db8::<n>/64.
+    /// Which address families a host has. `.ipv4Only` is a node with IPv6
+    /// disabled (`net.ipv6.conf.all.disable_ipv6=1`, as many clusters run);
+    /// `.ipv6Only` has no IPv4 address but loopback's.
+    enum Families: Sendable {
+        case dual, ipv4Only, ipv6Only
+    }
+
+    /// A host: a namespace on the bridge with 198.18.0.<n>/24 and 2001:db8::<n>/64
+    /// (or one of them, per `families`).
     /// With `delayMilliseconds`, its link goes through a delay line (this kernel
     /// has no netem), adding that much to every frame in each direction.
-    func addHost(_ role: String, delayMilliseconds: Double? = nil) throws -> TestHost {
+    func addHost(_ role: String, delayMilliseconds: Double? = nil, families: Families = .dual) throws -> TestHost {
         hostCount += 1
         let n = hostCount
         let namespace = "\(id)\(role.prefix(3))\(n)"
         let hub = namespaces[0]
         try check(Shell.run(["ip", "netns", "add", namespace]))
         namespaces.append(namespace)
+        if families == .ipv4Only {
+            // Before any interface arrives: lo and eth0 never get an IPv6 address.
+            try check(Shell.run(["nsenter", "--net=/run/netns/\(namespace)", "sh", "-c",
+                                 "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && sysctl -qw net.ipv6.conf.default.disable_ipv6=1"]))
+        }
         let outside = "\(id)v\(n)"
         if let delay = delayMilliseconds {
             let line = "\(id)d\(n)"
@@ -85,14 +98,14 @@ final class TestLab: @unchecked Sendable {
         try check(Shell.run(["ip", "link", "set", outside, "netns", hub]))
         try check(Shell.run(["nsenter", "--net=/run/netns/\(hub)", "sh", "-c",
                              "ip link set \(outside) master br0 && ip link set \(outside) up"]))
-        try check(Shell.run(["nsenter", "--net=/run/netns/\(namespace)", "sh", "-c", """
-            ip link set lo up && ip addr add 198.18.0.\(n)/24 dev eth0 && \
-            ip addr add 2001:db8::\(n)/64 dev eth0 nodad && ip link set eth0 up
-            """]))
+        let v4 = families == .ipv6Only ? "" : "ip addr add 198.18.0.\(n)/24 dev eth0 && "
+        let v6 = families == .ipv4Only ? "" : "ip addr add 2001:db8::\(n)/64 dev eth0 nodad && "
+        try check(Shell.run(["nsenter", "--net=/run/netns/\(namespace)", "sh", "-c",
+                             "ip link set lo up && \(v4)\(v6)ip link set eth0 up"]))
         let cgroup = "\(cgroupRoot)/\(role)\(n)"
         try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: true)
         return TestHost(lab: self, name: "\(role)\(n)", namespace: namespace, ipv4: "198.18.0.\(n)",
-                        ipv6: "2001:db8::\(n)", cgroup: cgroup)
+                        ipv6: "2001:db8::\(n)", families: families, cgroup: cgroup)
     }
 
     /// Starts a process in a namespace and cgroup (the cgroup before exec, so
@@ -214,8 +227,15 @@ struct TestHost {
     let namespace: String
     let ipv4: String
     let ipv6: String
+    let families: TestLab.Families
     /// The host's cgroup subtree: the node's cgroup root when an agent runs here.
     let cgroup: String
+
+    /// The address its Node resource and workloads carry: IPv4 unless the host has none.
+    var address: String { families == .ipv6Only ? ipv6 : ipv4 }
+
+    /// `address:port`, bracketed for IPv6.
+    func endpoint(_ port: Int) -> String { families == .ipv6Only ? "[\(ipv6)]:\(port)" : "\(ipv4):\(port)" }
 
     /// A child cgroup (for a workload or the agent), created on demand.
     func cgroup(_ child: String) throws -> String {

@@ -14,11 +14,15 @@ final class TestMesh: @unchecked Sendable {
 
     /// `extraConfig` is appended to the mesh YAML (MeshConfig settings, say).
     /// `delays`: node index → extra round-trip milliseconds on that node's link.
-    init(_ name: String, nodes count: Int = 2, meshConfig: String = "", delays: [Int: Double] = [:]) throws {
+    /// `families`: the address families every node has.
+    init(_ name: String, nodes count: Int = 2, meshConfig: String = "", delays: [Int: Double] = [:],
+         families: TestLab.Families = .dual) throws {
         lab = try TestLab(name)
         do {
             var hosts: [TestHost] = []
-            for index in 0..<count { hosts.append(try lab.addHost("node", delayMilliseconds: delays[index])) }
+            for index in 0..<count {
+                hosts.append(try lab.addHost("node", delayMilliseconds: delays[index], families: families))
+            }
             nodes = hosts
             let config = lab.logDirectory + "/mesh"
             caDirectory = lab.logDirectory + "/ca"
@@ -35,7 +39,7 @@ final class TestMesh: @unchecked Sendable {
             kind: MeshConfig
             metadata: {name: mesh}
             spec:
-              captureCIDRs: [198.18.0.0/15]
+              captureCIDRs: [198.18.0.0/15\(families == .ipv6Only ? ", \"2001:db8::/32\"" : "")]
             \(meshConfig)
 
             """
@@ -45,7 +49,7 @@ final class TestMesh: @unchecked Sendable {
                 apiVersion: v1
                 kind: Node
                 metadata: {name: \(host.name)}
-                status: {addresses: [{type: InternalIP, address: \(host.ipv4)}]}
+                status: {addresses: [{type: InternalIP, address: "\(host.address)"}]}
 
                 """
             }
@@ -57,7 +61,7 @@ final class TestMesh: @unchecked Sendable {
     }
 
     func credentials(_ host: TestHost) -> String { lab.logDirectory + "/creds-\(host.name)" }
-    var caAddress: String { "\(nodes[0].ipv4):15012" }
+    var caAddress: String { nodes[0].endpoint(15012) }
 
     /// Starts the CA (on the first node) and every agent.
     func start() throws {
