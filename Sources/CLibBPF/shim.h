@@ -20,6 +20,42 @@ static inline int ferry_format_libbpf_log(char *buffer, size_t size, const char 
     return vsnprintf(buffer, size, format, args);
 }
 
+// Where a BPF link is attached, for telling a live link of this agent from one
+// left by an earlier run: its type, and the cgroup id (cgroup links) or netns
+// inode (netns links) it is attached to; 0 when the target is gone (the kernel
+// severed the link). Returns 0, or -1 with errno when the descriptor is not a link.
+struct ferry_link_target {
+    __u32 type;       // enum bpf_link_type
+    __u32 attach_type;
+    __u64 cgroup_id;
+    __u32 netns_inode;
+    __u32 _pad;
+};
+
+static inline int ferry_link_target(int link_fd, struct ferry_link_target *target) {
+    struct bpf_link_info info;
+    __u32 length = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    memset(target, 0, sizeof(*target));
+    if (bpf_obj_get_info_by_fd(link_fd, &info, &length) != 0) return -1;
+    target->type = info.type;
+    if (info.type == BPF_LINK_TYPE_CGROUP) {
+        target->cgroup_id = info.cgroup.cgroup_id;
+        target->attach_type = info.cgroup.attach_type;
+    } else if (info.type == BPF_LINK_TYPE_NETNS) {
+        target->netns_inode = info.netns.netns_ino;
+        target->attach_type = info.netns.attach_type;
+    }
+    return 0;
+}
+
+// The definition of a pinned map, to compare with what an object declares.
+static inline int ferry_map_shape(int map_fd, struct bpf_map_info *info) {
+    __u32 length = sizeof(*info);
+    memset(info, 0, sizeof(*info));
+    return bpf_obj_get_info_by_fd(map_fd, info, &length);
+}
+
 // The inode of the network namespace a netns link (sk_lookup) is attached to; 0
 // when the namespace is gone (the kernel detached the link) or the descriptor is
 // not such a link.

@@ -42,6 +42,7 @@ public struct BPFError: Error, Hashable, CustomStringConvertible, Sendable {
         case EBADF: hint = "not a BPF object"
         case ENOTSUP, EOPNOTSUPP: hint = "not supported by this kernel"
         case EBUSY: hint = "in use"
+        case ENOLINK: hint = "the link's cgroup or network namespace is gone"
         default: hint = ""
         }
         return hint.isEmpty ? "\(name) (errno \(code))" : "\(name) (errno \(code)): \(hint)"

@@ -7,9 +7,14 @@ import Glibc
 public final class BPFObject: @unchecked Sendable {
     public let path: String
     private let object: OpaquePointer
+    /// Pinned maps that did not fit this object's definitions and were
+    /// replaced, one line each (`PinnedMapRepair`), for the caller to log.
+    public private(set) var repairs: [String] = []
 
     /// Opens and loads the object. Maps already pinned under `pinRoot` with a
-    /// matching definition are reused, which keeps their contents across restarts.
+    /// matching definition are reused, which keeps their contents across
+    /// restarts; a pin whose definition differs (left by a Ferry with another
+    /// map layout) is replaced rather than failing the load.
     public init(path: String, pinRoot: String) throws {
         self.path = path
         guard access(path, R_OK) == 0 else {
@@ -26,11 +31,14 @@ public final class BPFObject: @unchecked Sendable {
         }
         object = opened
         _ = LibBPFLog.takeRecent()
+        let stale = PinnedMapRepair.setAsideMismatched(in: object)
+        defer { for repair in stale { repair.close() } }
         guard bpf_object__load(object) == 0 else {
-            let error = BPFError.last("load BPF object \(path)", detail: LibBPFLog.takeRecent())
-            bpf_object__close(object)
-            throw error
+            // No bpf_object__close here: every stored property is set, so the
+            // throw runs deinit, which closes it (closing twice was a double free).
+            throw BPFError.last("load BPF object \(path)", detail: LibBPFLog.takeRecent())
         }
+        repairs = stale.map { $0.finish(in: object) }
     }
 
     deinit { bpf_object__close(object) }
@@ -89,6 +97,12 @@ public struct BPFProgram: @unchecked Sendable {
     }
 }
 
+/// Where one of Ferry's programs belongs.
+public enum LinkAttachPoint: Sendable {
+    case cgroup(id: UInt64, path: String)
+    case networkNamespace(inode: UInt64)
+}
+
 /// A BPF link: the attachment of a program to a hook.
 public final class BPFLink: @unchecked Sendable {
     private let pointer: OpaquePointer
@@ -116,6 +130,31 @@ public final class BPFLink: @unchecked Sendable {
     public var networkNamespaceInode: UInt64? {
         let inode = ferry_link_netns_inode(bpf_link__fd(pointer))
         return inode == 0 ? nil : UInt64(inode)
+    }
+
+    /// What the link is attached to, per the kernel.
+    public var target: ferry_link_target? {
+        var target = ferry_link_target()
+        return ferry_link_target(bpf_link__fd(pointer), &target) == 0 ? target : nil
+    }
+
+    /// Why this pinned link cannot simply get a new program: nil when it is
+    /// attached where `expected` says; otherwise a phrase for the log (an
+    /// earlier run attached it to a namespace or cgroup that is gone, or to
+    /// another cgroup root).
+    public func staleness(expected: LinkAttachPoint) -> String? {
+        guard let target else { return "not a readable link" }
+        switch expected {
+        case .cgroup(let id, let path):
+            guard target.type == BPF_LINK_TYPE_CGROUP.rawValue else { return "not a cgroup link" }
+            if target.cgroup_id == 0 { return "a stale link: its cgroup is gone" }
+            return target.cgroup_id == id ? nil : "a link attached elsewhere (cgroup id \(target.cgroup_id), not \(path))"
+        case .networkNamespace(let inode):
+            guard target.type == BPF_LINK_TYPE_NETNS.rawValue else { return "not a network namespace link" }
+            if target.netns_inode == 0 { return "a stale link: its network namespace is gone" }
+            return UInt64(target.netns_inode) == inode
+                ? nil : "a link attached elsewhere (network namespace \(target.netns_inode), not \(inode))"
+        }
     }
 
     public func pin(at path: String) throws {

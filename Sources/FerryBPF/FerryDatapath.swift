@@ -214,22 +214,50 @@ public final class FerryDatapath: @unchecked Sendable {
         let netnsFD = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
         guard netnsFD >= 0 else { throw BPFError.last("open /proc/self/ns/net") }
         defer { close(netnsFD) }
+        let cgroup = LinkAttachPoint.cgroup(id: try CgroupFS.cgroupID(path: layout.cgroupRoot), path: layout.cgroupRoot)
+        let netns = LinkAttachPoint.networkNamespace(inode: try Self.inode(ofDescriptor: netnsFD))
         for (file, programNames) in objects {
             let object = try BPFObject(path: layout.objectDirectory + "/" + file, pinRoot: layout.pinDirectory)
+            for repair in object.repairs { logger.notice("\(repair)") }
             for name in programNames {
                 let program = try object.program(named: name)
                 let pin = layout.linksDirectory + "/" + name
-                if BPFFS.exists(pin), let existing = BPFLink.openPinned(pin) {
-                    try existing.update(program: program)
-                    logger.debug("replaced program in pinned link", metadata: ["ferry.program": "\(name)"])
-                } else {
-                    let link = netnsPrograms.contains(name) ? try program.attach(netnsFD: netnsFD) : try program.attach(cgroupFD: cgroupFD)
-                    try link.pin(at: pin)
-                    logger.info("attached program", metadata: ["ferry.program": "\(name)", "ferry.cgroup": "\(layout.cgroupRoot)"])
+                let isNetns = netnsPrograms.contains(name)
+                if BPFFS.exists(pin) {
+                    guard let stale = try reuse(pin: pin, program: program, expected: isNetns ? netns : cgroup) else {
+                        logger.debug("replaced program in pinned link", metadata: ["ferry.program": "\(name)"])
+                        continue
+                    }
+                    try BPFFS.remove(pin)
+                    logger.notice("replaced \(stale)", metadata: ["ferry.program": "\(name)", "ferry.pin": "\(pin)"])
                 }
+                let link = isNetns ? try program.attach(netnsFD: netnsFD) : try program.attach(cgroupFD: cgroupFD)
+                try link.pin(at: pin)
+                logger.info("attached program", metadata: ["ferry.program": "\(name)", "ferry.cgroup": "\(layout.cgroupRoot)"])
             }
         }
         return try FerryDatapath(layout: layout)
+    }
+
+    /// Swaps `program` into a pinned link attached where it belongs; returns
+    /// nil then, or why the pin must be replaced: the link was severed (its
+    /// namespace or cgroup is gone), or an earlier run attached it elsewhere.
+    private static func reuse(pin: String, program: BPFProgram, expected: LinkAttachPoint) throws -> String? {
+        guard let existing = BPFLink.openPinned(pin) else { return "a pin that is not a readable link" }
+        if let stale = existing.staleness(expected: expected) { return stale }
+        do {
+            try existing.update(program: program)
+            return nil
+        } catch let error as BPFError where error.errno == ENOLINK {
+            // Severed between the check and the update.
+            return "a stale link: \(error)"
+        }
+    }
+
+    static func inode(ofDescriptor fd: Int32) throws -> UInt64 {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw BPFError.last("stat network namespace") }
+        return UInt64(info.st_ino)
     }
 
     /// Whether every program is attached through a pinned link, with the

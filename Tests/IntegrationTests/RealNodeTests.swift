@@ -52,3 +52,52 @@ struct RealNodeTests {
         try crossNodeTransfer(families: .ipv6Only, vip: "2001:db8:ffff::10")
     }
 }
+
+extension RealNodeTests {
+    /// The sequence of issue 18: an agent pins its links in netns X, stops; X is
+    /// deleted; an agent with the same pin directory starts in a new netns with
+    /// another cgroup root, where an earlier Ferry also left a map of another
+    /// layout. It repairs all three, says what it replaced, and captures.
+    @Test func pinsLeftByAnEarlierAgentAreRepairedNotFatal() throws {
+        let lab = try TestLab("stalepins")
+        defer { lab.tearDown() }
+        let pins = lab.pinDirectory("shared")
+        let gone = try lab.addHost("node")
+        let first = try TestAgent(host: gone, pinDirectory: pins)
+        try first.start()
+        first.stop()
+        lab.removeNamespace(gone.namespace)
+        // ferry_noports as an older Ferry might have pinned it: other key and value sizes.
+        try lab.check(Shell.run(["rm", "-f", pins + "/ferry_noports"]))
+        try lab.check(Shell.run(["bpftool", "map", "create", pins + "/ferry_noports", "type", "hash",
+                                 "key", "4", "value", "4", "entries", "8", "name", "ferry_noports"]))
+        // ferry_tuples of another size but the same entry shape: its entry is copied over.
+        try lab.check(Shell.run(["rm", "-f", pins + "/ferry_tuples"]))
+        try lab.check(Shell.run(["bpftool", "map", "create", pins + "/ferry_tuples", "type", "lru_hash",
+                                 "key", "48", "value", "40", "entries", "64", "name", "ferry_tuples"]))
+        try lab.check(Shell.run(["bpftool", "map", "update", "pinned", pins + "/ferry_tuples",
+                                 "key", "hex"] + Array(repeating: "07", count: 48) + ["value", "hex"] + Array(repeating: "00", count: 40)))
+
+        let node = try lab.addHost("node")
+        let server = try lab.addHost("srv")
+        let sink = try server.spawn("sink", ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
+        #expect(sink.waitForOutput("listening"))
+        let agent = try TestAgent(host: node, pinDirectory: pins)
+        _ = try node.cgroup("client")
+        try agent.writeConfig("client.yaml", agent.workloadYAML(name: "client", cgroupChild: "client"))
+        let process = try agent.start()
+        #expect(poll(timeout: 5) { (try? agent.ctlJSON(["status"], as: AdminAPI.Status.self).enrolledWorkloads) == ["default/client"] })
+
+        let log = process.stderr
+        #expect(log.contains("ferry_inbound_lookup") && log.contains("replaced a stale link"), "\(log.suffix(3000))")
+        #expect(log.contains("ferry_connect4") && log.contains("attached elsewhere"), "\(log.suffix(3000))")
+        #expect(log.contains("map ferry_noports pinned by an earlier Ferry has another layout"), "\(log.suffix(3000))")
+        #expect(log.contains("map ferry_tuples pinned by an earlier Ferry has another layout (max_entries 64 → 65536): replaced, 1 entries copied"),
+                "\(log.suffix(3000))")
+        let sent = try node.run(in: "client", ["python3", Paths.testTool, "send", "--to", "\(server.ipv4):9000", "--bytes", "100000"])
+        #expect(sent.ok && sent.stdout.hasPrefix("100000 "), "\(sent.output)")
+        let status = try agent.ctlJSON(["status"], as: AdminAPI.Status.self)
+        #expect(status.connectionsOpened >= 1, "the connection went through the agent: \(status.kernelCounters)")
+        #expect(status.programsAttached.values.allSatisfy { $0 }, "\(status.programsAttached)")
+    }
+}

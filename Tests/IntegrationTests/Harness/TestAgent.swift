@@ -10,10 +10,10 @@ final class TestAgent: @unchecked Sendable {
     private(set) var process: BackgroundProcess?
     private var starts = 0
 
-    init(host: TestHost, configDirectory: String? = nil) throws {
+    init(host: TestHost, configDirectory: String? = nil, pinDirectory: String? = nil) throws {
         self.host = host
         self.configDirectory = configDirectory ?? host.lab.logDirectory + "/config-\(host.name)"
-        pinDirectory = host.lab.pinDirectory(host.name)
+        self.pinDirectory = pinDirectory ?? host.lab.pinDirectory(host.name)
         try FileManager.default.createDirectory(atPath: self.configDirectory, withIntermediateDirectories: true)
     }
 

@@ -127,6 +127,12 @@ final class TestLab: @unchecked Sendable {
                    cgroup, namespace] + arguments, timeout: timeout)
     }
 
+    /// Deletes a host's network namespace before the lab ends (a node that went away).
+    func removeNamespace(_ namespace: String) {
+        Shell.run(["ip", "netns", "del", namespace])
+        namespaces.removeAll { $0 == namespace }
+    }
+
     func tearDown() {
         for process in processes.reversed() { process.stop(grace: 3) }
         processes.removeAll()
