@@ -42,6 +42,20 @@ public enum CgroupFS {
         return fd
     }
 
+    /// Where a cgroup sits relative to another (absolute paths): at or below
+    /// it, above it (an ancestor), or in another branch.
+    public enum Placement: Equatable, Sendable {
+        case inside, above, outside
+    }
+
+    public static func placement(of path: String, root: String) -> Placement {
+        func components(_ path: String) -> [Substring] { path.split(separator: "/") }
+        let (cgroup, base) = (components(path), components(root))
+        if cgroup.starts(with: base) { return .inside }
+        if base.starts(with: cgroup) { return .above }
+        return .outside
+    }
+
     /// The cgroup2 path of a process, relative to the mount ("/a/b").
     public static func cgroupOf(pid: Int32) -> String? {
         guard let text = try? readText("/proc/\(pid)/cgroup") else { return nil }

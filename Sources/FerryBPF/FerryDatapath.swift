@@ -71,6 +71,13 @@ public final class FerryDatapath: @unchecked Sendable {
         ("sockopt.bpf.o", ["ferry_getsockopt"]),
         ("inbound.bpf.o", ["ferry_inbound_lookup"]),
     ]
+    /// Programs that must also run for ferryd's own sockets: cgroup/getsockopt
+    /// answers its origin lookups and sockops records its sockets (`ferry_own`,
+    /// their kernel stats). Both run for the caller's cgroup, so an agent
+    /// outside the cgroup root gets them attached at its own cgroup as well
+    /// (pinned as `links/<name>@agent`).
+    static let agentPrograms: Set<String> = ["ferry_sockops", "ferry_getsockopt"]
+    static let agentLinkSuffix = "@agent"
     /// Programs that attach to the network namespace rather than the cgroup root.
     static let netnsPrograms: Set<String> = [inboundProgram]
     static let inboundProgram = "ferry_inbound_lookup"
@@ -205,7 +212,9 @@ public final class FerryDatapath: @unchecked Sendable {
     /// links. On a restart, pinned maps are reused (enrollment survives) and each
     /// pinned link gets the new program swapped in atomically, so capture never
     /// pauses.
-    public static func install(_ layout: DatapathLayout, logger: Logger) throws -> FerryDatapath {
+    /// `asAgent`: the caller is ferryd, whose own cgroup may need the agent
+    /// programs too; `ferryctl load` leaves those links to the agent.
+    public static func install(_ layout: DatapathLayout, asAgent: Bool = true, logger: Logger) throws -> FerryDatapath {
         try BPFFS.ensureMounted()
         try BPFFS.makeDirectory(layout.linksDirectory)
         let cgroupFD = try CgroupFS.open(layout.cgroupRoot)
@@ -216,6 +225,7 @@ public final class FerryDatapath: @unchecked Sendable {
         defer { close(netnsFD) }
         let cgroup = LinkAttachPoint.cgroup(id: try CgroupFS.cgroupID(path: layout.cgroupRoot), path: layout.cgroupRoot)
         let netns = LinkAttachPoint.networkNamespace(inode: try Self.inode(ofDescriptor: netnsFD))
+        let agentCgroup = asAgent ? try agentCgroupToAttach(layout) : nil
         for (file, programNames) in objects {
             let object = try BPFObject(path: layout.objectDirectory + "/" + file, pinRoot: layout.pinDirectory)
             for repair in object.repairs { logger.notice("\(repair)") }
@@ -235,8 +245,58 @@ public final class FerryDatapath: @unchecked Sendable {
                 try link.pin(at: pin)
                 logger.info("attached program", metadata: ["ferry.program": "\(name)", "ferry.cgroup": "\(layout.cgroupRoot)"])
             }
+            for name in programNames where asAgent && agentPrograms.contains(name) {
+                try attachForAgent(try object.program(named: name), at: agentCgroup, layout: layout, logger: logger)
+            }
         }
         return try FerryDatapath(layout: layout)
+    }
+
+    /// The agent's own cgroup when its programs must be attached there too
+    /// (outside the root); nil when the root already covers it. An agent in an
+    /// ancestor of the root is refused: attaching there would run the programs
+    /// twice for every workload below.
+    static func agentCgroupToAttach(_ layout: DatapathLayout) throws -> String? {
+        guard let mount = CgroupFS.mountPoint(), let own = CgroupFS.cgroupOf(pid: getpid()) else { return nil }
+        let path = own == "/" ? mount : mount + own
+        switch CgroupFS.placement(of: path, root: layout.cgroupRoot) {
+        case .inside: return nil
+        case .outside: return path
+        case .above:
+            throw BPFError("attach at cgroup root \(layout.cgroupRoot)", errno: EINVAL, detail: """
+                ferryd runs in \(path), above the cgroup root: its own connections would not reach the \
+                getsockopt and sockops programs, and attaching them at its cgroup would run them twice for \
+                every workload below. Run ferryd in a cgroup of its own beside or below the root \
+                (e.g. mkdir \(mount)/ferry-agent && echo $PID > \(mount)/ferry-agent/cgroup.procs)
+                """)
+        }
+    }
+
+    /// Attaches (or swaps into the pinned link of) an agent program at the
+    /// agent's cgroup; with the agent inside the root, removes such a link
+    /// left by an earlier run.
+    private static func attachForAgent(_ program: BPFProgram, at agentCgroup: String?, layout: DatapathLayout,
+                                       logger: Logger) throws {
+        let pin = layout.linksDirectory + "/" + program.name + agentLinkSuffix
+        guard let agentCgroup else {
+            if BPFFS.exists(pin) {
+                try BPFFS.remove(pin)
+                logger.notice("removed the agent-cgroup link of an earlier run: ferryd now runs inside the cgroup root",
+                              metadata: ["ferry.program": "\(program.name)"])
+            }
+            return
+        }
+        let expected = LinkAttachPoint.cgroup(id: try CgroupFS.cgroupID(path: agentCgroup), path: agentCgroup)
+        if BPFFS.exists(pin) {
+            guard let stale = try reuse(pin: pin, program: program, expected: expected) else { return }
+            try BPFFS.remove(pin)
+            logger.notice("replaced \(stale)", metadata: ["ferry.program": "\(program.name)", "ferry.pin": "\(pin)"])
+        }
+        let fd = try CgroupFS.open(agentCgroup)
+        defer { close(fd) }
+        try program.attach(cgroupFD: fd).pin(at: pin)
+        logger.notice("ferryd runs outside the cgroup root: attached its own lookups' program at its cgroup too",
+                      metadata: ["ferry.program": "\(program.name)", "ferry.cgroup": "\(agentCgroup)"])
     }
 
     /// Swaps `program` into a pinned link attached where it belongs; returns
@@ -266,6 +326,9 @@ public final class FerryDatapath: @unchecked Sendable {
         var result: [String: Bool] = [:]
         for (_, programs) in objects {
             for name in programs { result[name] = BPFFS.exists(layout.linksDirectory + "/" + name) }
+        }
+        for name in agentPrograms where BPFFS.exists(layout.linksDirectory + "/" + name + agentLinkSuffix) {
+            result[name + agentLinkSuffix] = true
         }
         for pod in BPFFS.list(layout.podsDirectory) {
             result["\(inboundProgram)@netns:\(pod)"] = BPFFS.exists(layout.podsDirectory + "/" + pod + "/" + inboundProgram)

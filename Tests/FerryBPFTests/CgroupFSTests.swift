@@ -20,6 +20,18 @@ import Testing
         #expect(CgroupFS.parseMountPoint(mountinfo: "1 1 0:1 / / rw - ext4 /dev/vda rw\n") == nil)
     }
 
+    @Test(arguments: [
+        ("/sys/fs/cgroup/node/agent", "/sys/fs/cgroup/node", CgroupFS.Placement.inside),
+        ("/sys/fs/cgroup/node", "/sys/fs/cgroup/node", .inside),
+        ("/sys/fs/cgroup", "/sys/fs/cgroup/node", .above),
+        ("/sys/fs/cgroup/system.slice/ferryd.service", "/sys/fs/cgroup/kubepods.slice", .outside),
+        ("/sys/fs/cgroup/node10", "/sys/fs/cgroup/node1", .outside),
+        ("/sys/fs/cgroup/node1/", "/sys/fs/cgroup/node1", .inside),
+    ])
+    func whereTheAgentsCgroupSitsAgainstTheRoot(agent: String, root: String, placement: CgroupFS.Placement) {
+        #expect(CgroupFS.placement(of: agent, root: root) == placement)
+    }
+
     @Test func errorsExplainErrno() {
         let error = BPFError("load program 'ferry_connect4'", errno: 1)
         #expect(error.description.hasPrefix("load program 'ferry_connect4': Operation not permitted"))

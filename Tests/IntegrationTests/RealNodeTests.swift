@@ -101,3 +101,39 @@ extension RealNodeTests {
         #expect(status.programsAttached.values.allSatisfy { $0 }, "\(status.programsAttached)")
     }
 }
+
+extension RealNodeTests {
+    /// ferryd in a cgroup beside its `--cgroup-root` (a systemd service beside
+    /// kubepods, say): its own getsockopt and sockops calls must still reach the
+    /// programs, so captured connections are served rather than refused. In
+    /// an ancestor of the root it refuses to start, naming the cgroup and the fix.
+    @Test func anAgentOutsideItsCgroupRootStillCaptures() throws {
+        let lab = try TestLab("outside")
+        defer { lab.tearDown() }
+        let node = try lab.addHost("node")
+        let server = try lab.addHost("srv")
+        let sink = try server.spawn("sink", ["python3", Paths.testTool, "sink", "--listen", "[::]:9000"])
+        #expect(sink.waitForOutput("listening"))
+        let agent = try TestAgent(host: node)
+        _ = try node.cgroup("client")
+        try agent.writeConfig("client.yaml", agent.workloadYAML(name: "client", cgroupChild: "client"))
+
+        agent.cgroup = lab.cgroupRoot
+        let above = try node.lab.spawn("ferryd-above", namespace: node.namespace, cgroup: lab.cgroupRoot, agent.arguments)
+        #expect(above.waitForExit(timeout: 20) == 1)
+        #expect(above.stderr.contains("above the cgroup root") && above.stderr.contains("\(lab.cgroupRoot)"), "\(above.stderr.suffix(800))")
+
+        let beside = lab.cgroupRoot + "/agent-beside"
+        try FileManager.default.createDirectory(atPath: beside, withIntermediateDirectories: true)
+        agent.cgroup = beside
+        let process = try agent.start()
+        #expect(poll(timeout: 5) { (try? agent.ctlJSON(["status"], as: AdminAPI.Status.self).enrolledWorkloads) == ["default/client"] })
+        let sent = try node.run(in: "client", ["python3", Paths.testTool, "send", "--to", "\(server.ipv4):9000", "--bytes", "100000"])
+        #expect(sent.ok && sent.stdout.hasPrefix("100000 "), "\(sent.output)")
+        let status = try agent.ctlJSON(["status"], as: AdminAPI.Status.self)
+        #expect(status.connectionsOpened >= 1, "the agent served the captured connection: \(status.kernelCounters)")
+        #expect(status.kernelCounters["origin_missing"] == 0, "\(status.kernelCounters)")
+        #expect(status.programsAttached["ferry_getsockopt@agent"] == true, "\(status.programsAttached)")
+        #expect(!process.stderr.contains("was not captured by Ferry"), "\(process.stderr.suffix(2000))")
+    }
+}

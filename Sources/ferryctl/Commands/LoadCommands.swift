@@ -16,7 +16,7 @@ struct LoadCommand: AsyncParsableCommand {
         let layout = datapath.layout()
         LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
         do {
-            _ = try FerryDatapath.install(layout, logger: Logger(label: "ferryctl"))
+            _ = try FerryDatapath.install(layout, asAgent: false, logger: Logger(label: "ferryctl"))
         } catch {
             fail("\(error)")
         }

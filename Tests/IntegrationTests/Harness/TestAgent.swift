@@ -8,6 +8,9 @@ final class TestAgent: @unchecked Sendable {
     let configDirectory: String
     let pinDirectory: String
     private(set) var process: BackgroundProcess?
+    /// The cgroup ferryd runs in: the host's `agent` child unless set (an
+    /// agent outside its cgroup root, say).
+    var cgroup: String?
     private var starts = 0
 
     init(host: TestHost, configDirectory: String? = nil, pinDirectory: String? = nil) throws {
@@ -26,7 +29,8 @@ final class TestAgent: @unchecked Sendable {
     @discardableResult
     func start(extraArguments: [String] = []) throws -> BackgroundProcess {
         starts += 1
-        let process = try host.spawn("ferryd-\(host.name)-\(starts)", in: "agent", arguments + extraArguments)
+        let process = try host.lab.spawn("ferryd-\(host.name)-\(starts)", namespace: host.namespace,
+                                          cgroup: cgroup ?? host.cgroup("agent"), arguments + extraArguments)
         self.process = process
         let up = poll(timeout: 20, interval: 0.1) {
             !process.isRunning || (try? self.ctl(["status", "-o", "json"]).ok) == true
