@@ -47,3 +47,67 @@ import Testing
         #expect(child.spanID != parent.spanID)
     }
 }
+
+extension HBONERequestTests {
+    @Test(arguments: [
+        ("for=198.18.0.1", "198.18.0.1"),
+        ("for=\"198.18.0.1:4321\";host=echo.demo.svc.cluster.local", "198.18.0.1"),
+        ("for=\"[2001:db8::1]:80\"", "2001:db8::1"),
+        ("for=\"[2001:db8::1]\"", "2001:db8::1"),
+        ("by=198.18.0.9;for=198.18.0.3", "198.18.0.3"),
+    ])
+    func forwardedForAsFerryAndZtunnelWriteIt(header: String, address: String) {
+        #expect(HBONERequest.forwardedFor(header) == IPAddress(address))
+    }
+
+    @Test func forwardedGarbageIsNoAddress() {
+        #expect(HBONERequest.forwardedFor("for=unknown") == nil)
+        #expect(HBONERequest.forwardedFor("for=_hidden") == nil)
+        #expect(HBONERequest.forwardedFor(";;;") == nil)
+    }
+}
+
+/// A peer's `forwarded` address counts only for a workload of the identity its
+/// certificate proves.
+@Suite struct ClaimedSourceTests {
+    static let state: MeshState = {
+        let yaml = """
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: client, namespace: demo}
+        spec: {address: 198.18.0.11, serviceAccount: client}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: other, namespace: demo}
+        spec: {address: 198.18.0.12, serviceAccount: other}
+        """
+        return try! MeshState(resources: ResourceDecoder.decode(yaml: yaml, file: "w.yaml"), generation: 1)
+    }()
+    static let client = SpiffeID("spiffe://cluster.local/ns/demo/sa/client")
+    static let peer = IPAddress("198.18.0.1")
+
+    @Test func aClaimOfTheProvenIdentitysWorkloadCounts() {
+        let source = ClaimedSource.resolve(claimed: IPAddress("198.18.0.11"), peerAddress: Self.peer, identity: Self.client, state: Self.state)
+        #expect(source == .verified(IPAddress("198.18.0.11")!))
+    }
+
+    @Test func noClaimIsThePeer() {
+        #expect(ClaimedSource.resolve(claimed: nil, peerAddress: Self.peer, identity: Self.client, state: Self.state) == .unclaimed(Self.peer))
+    }
+
+    @Test(arguments: [
+        ("198.18.0.12", "no workload of spiffe://cluster.local/ns/demo/sa/client has that address"),
+        ("198.18.0.99", "no workload has that address"),
+    ])
+    func anyOtherClaimIsRejectedForThePeersAddress(claimed: String, why: String) {
+        let source = ClaimedSource.resolve(claimed: IPAddress(claimed), peerAddress: Self.peer, identity: Self.client, state: Self.state)
+        #expect(source == .rejected(claimed: IPAddress(claimed)!, used: Self.peer, why: why))
+        #expect(source.address == Self.peer)
+    }
+
+    @Test func withoutAProvenIdentityNoClaimCounts() {
+        let source = ClaimedSource.resolve(claimed: IPAddress("198.18.0.11"), peerAddress: Self.peer, identity: nil, state: Self.state)
+        #expect(source.address == Self.peer)
+    }
+}

@@ -34,6 +34,18 @@ public final class Authorizer: Sendable {
         policies(for: request.destination).decide(request)
     }
 
+    /// Whether connections to a workload's port can be decided only request by
+    /// request: some policy that applies to it has a rule with an HTTP-only
+    /// part (hosts, methods, paths, their not- forms, request headers) whose
+    /// operations can reach that port. The destination agent then parses the
+    /// requests itself; without such a rule the port stays a byte stream.
+    public func needsRequestAttributes(destination: Workload, port: Int) -> Bool {
+        let applicable = policies(for: destination)
+        return (applicable.deny + applicable.audit + applicable.allow).contains { policy in
+            policy.rules.contains { $0.usesHTTP && $0.canReach(port: port) }
+        }
+    }
+
     /// The policies that apply to a workload, in key order (for `ferryctl` and the admin API).
     public func policies(applyingTo workload: Workload) -> [(policy: PolicyReference, action: AuthorizationPolicy.Action)] {
         let applicable = policies(for: workload)

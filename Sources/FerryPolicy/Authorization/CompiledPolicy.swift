@@ -59,6 +59,12 @@ final class CompiledRule: Sendable {
         usesHTTP = rule.to.contains(where: \.usesHTTP) || rule.when.contains(where: \.usesHTTP)
     }
 
+    /// Whether some operation of the rule admits the port (a rule without
+    /// operations admits every port).
+    func canReach(port: Int) -> Bool {
+        to.isEmpty || to.contains { $0.ports.matches(port) }
+    }
+
     /// HTTP-only parts match a TCP request; `CompiledPolicy` keeps ALLOW rules
     /// that have such parts away from TCP requests before this is asked.
     func matches(_ request: AuthorizationRequest) -> Bool {

@@ -53,20 +53,37 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func accept(_ request: HBONERequest, _ channelContext: ChannelHandlerContext) {
+        let state = context.store.state
+        let source = ClaimedSource.resolve(claimed: request.forwardedFor, peerAddress: peerAddress,
+                                           identity: peerIdentity, state: state)
+        if case .rejected(let claimed, let used, let why) = source {
+            context.policyMetrics.claimRejected("forwarded")
+            context.logger.info("HBONE peer's forwarded address not used", metadata: [
+                "ferry.claimed": "\(claimed)", "ferry.source": "\(used.map { "\($0)" } ?? "-")", "ferry.reason": "\(why)",
+                "ferry.peer_identity": "\(peerIdentity?.uri ?? "-")",
+            ])
+        }
         let peer = InboundPeer(
-            identity: peerIdentity, address: request.forwardedFor ?? peerAddress,
+            identity: peerIdentity, address: source.address,
             workload: PeerWorkload(baggage: request.baggage), securityPolicy: .mutualTLS
         )
+        // A port whose rules need the requests is checked request by request
+        // here, whatever the peer says it checked; any other stays bytes.
+        if let gate = requestGate(for: request.authority, peer: peer, state: state, on: channelContext.eventLoop) {
+            do {
+                let admitted = try InboundConnector.admit(target: request.authority, peer: peer, context: context,
+                                                          httpJudgedUpstream: true)
+                serveRequests(admitted, gate: gate, channelContext)
+            } catch let error as InboundRefusal {
+                respond(channelContext, status: error.status, reason: error.reason)
+            } catch {
+                respond(channelContext, status: 503, reason: "\(error)")
+            }
+            return
+        }
         let stream = channelContext.channel
         let loopBound = NIOLoopBound((self, channelContext), eventLoop: stream.eventLoop)
-        // An agent that applied this destination's L7 policy per request (the
-        // waypoint) says so; judging the stream as plain TCP would refuse
-        // HTTP-only rules, so what only HTTP decides is left to it.
-        let state = context.store.state
-        let checked = request.l7Checked
-            && state.workload(at: request.authority).map { L7Ports.isHTTP($0, port: request.authority.port, in: state) } == true
-        InboundConnector.open(target: request.authority, peer: peer, on: stream.eventLoop, context: context,
-                              httpJudgedUpstream: checked)
+        InboundConnector.open(target: request.authority, peer: peer, on: stream.eventLoop, context: context)
             .whenComplete { result in
                 let (this, channelContext) = loopBound.value
                 switch result {
@@ -78,6 +95,41 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
                     this.respond(channelContext, status: 503, reason: "\(error)")
                 }
             }
+    }
+
+    /// The gate for a target whose workload's policy decides per HTTP request
+    /// (`Authorizer.needsRequestAttributes`) on an HTTP port; nil otherwise.
+    private func requestGate(for target: IPEndpoint, peer: InboundPeer, state: MeshState,
+                             on eventLoop: EventLoop) -> InboundRequestGate? {
+        guard let upstreams = context.l7?.upstreams, let workload = state.workload(at: target), workload.node == context.node,
+              L7Ports.isHTTP(workload, port: target.port, in: state),
+              context.policies.policies(for: state).authorizer.needsRequestAttributes(destination: workload, port: target.port)
+        else { return nil }
+        var labels = TrafficLabels(reporter: .destination)
+        labels.describeDestination(workload, service: nil, state: state)
+        return InboundRequestGate(target: target, peer: peer, labels: labels, context: context, upstreams: upstreams,
+                                  eventLoop: eventLoop)
+    }
+
+    /// Answers the CONNECT, then parses the stream's requests through the gate.
+    private func serveRequests(_ admitted: InboundConnector.Admitted, gate: InboundRequestGate,
+                               _ channelContext: ChannelHandlerContext) {
+        let stream = channelContext.channel
+        do {
+            try stream.pipeline.syncOperations.handler(type: HTTP2DataBridge.self).endsStreamOnClose = true
+            try stream.pipeline.syncOperations.addHandler(StreamByteCounter(record: admitted.record))
+        } catch {
+            respond(channelContext, status: 503, reason: "cannot wire the stream: \(error)")
+            return
+        }
+        state = .done
+        admitted.record.onClose { stream.close(promise: nil) }
+        channelContext.writeAndFlush(wrapOutboundOut(.headers(.init(headers: [":status": "200"]))), promise: nil)
+        L7Downstream.start(stream, record: admitted.record, requests: gate, context: context)
+        stream.closeFuture.whenComplete { [context] _ in
+            AccessLogEntry.connectionClosed(admitted.record, flags: .none, log: context.accessLog)
+        }
+        handoff.release(context: channelContext, removing: self)
     }
 
     private func wire(_ opened: InboundConnector.Opened, _ channelContext: ChannelHandlerContext) {

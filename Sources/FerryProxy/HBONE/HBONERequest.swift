@@ -11,9 +11,6 @@ struct HBONERequest: Sendable, Equatable {
     var forwardedFor: IPAddress?
     var trace: TraceContext?
     var baggage: [String: String]
-    /// Set by an agent that already applied the destination's L7 policy to the
-    /// requests this stream carries (it acts as the destination's waypoint).
-    var l7Checked = false
 
     init(authority: IPEndpoint, forwardedFor: IPAddress? = nil, trace: TraceContext? = nil, baggage: [String: String] = [:]) {
         self.authority = authority
@@ -22,15 +19,12 @@ struct HBONERequest: Sendable, Equatable {
         self.baggage = baggage
     }
 
-    static let l7Header = "ferry-l7"
-
     var headers: HPACKHeaders {
         var headers: HPACKHeaders = [":method": "CONNECT", ":authority": authority.description]
         if let forwardedFor {
             headers.add(name: "forwarded", value: forwardedFor.isIPv4 ? "for=\(forwardedFor)" : "for=\"[\(forwardedFor)]\"")
         }
         if let trace { headers.add(name: "traceparent", value: trace.traceparent) }
-        if l7Checked { headers.add(name: Self.l7Header, value: "checked") }
         if !baggage.isEmpty {
             headers.add(name: "baggage", value: baggage.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
         }
@@ -67,11 +61,12 @@ struct HBONERequest: Sendable, Equatable {
         request.trace = headers.first(name: "traceparent").flatMap(TraceContext.init(traceparent:))
         if let forwarded = headers.first(name: "forwarded") { request.forwardedFor = Self.forwardedFor(forwarded) }
         if let baggage = headers.first(name: "baggage") { request.baggage = Self.parseBaggage(baggage) }
-        request.l7Checked = headers.first(name: Self.l7Header) == "checked"
         return .success(request)
     }
 
-    /// The first `for=` of a Forwarded header (RFC 7239), bracketed IPv6 included.
+    /// The first `for=` of a Forwarded header (RFC 7239): an address, bracketed
+    /// IPv6 included, optionally with a port (`for="198.18.0.1:4321"`, as
+    /// ztunnel writes it).
     static func forwardedFor(_ value: String) -> IPAddress? {
         for element in value.split(separator: ";").flatMap({ $0.split(separator: ",") }) {
             let pair = element.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
@@ -81,6 +76,8 @@ struct HBONERequest: Sendable, Equatable {
             while address.last == "\"" { address = address.dropLast() }
             if address.hasPrefix("[") {
                 address = address.dropFirst().prefix(while: { $0 != "]" })
+            } else if address.filter({ $0 == ":" }).count == 1 {
+                address = address.prefix(while: { $0 != ":" })
             }
             return IPAddress(address)
         }

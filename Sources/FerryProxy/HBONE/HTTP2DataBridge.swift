@@ -13,6 +13,11 @@ final class HTTP2DataBridge: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var inputEnded = false
     private var outputEnded = false
+    /// A full close ends the stream with END_STREAM (after what was written)
+    /// rather than a reset: set where the stream carries HTTP whose server
+    /// side closes the connection after its last answer (`InboundRequestGate`).
+    /// A byte splice keeps the reset, which says its other end failed.
+    var endsStreamOnClose = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -57,6 +62,13 @@ final class HTTP2DataBridge: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode == .all && endsStreamOnClose && !outputEnded {
+            outputEnded = true
+            context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))).whenComplete { _ in
+                context.close(mode: .all, promise: promise)
+            }
+            return
+        }
         guard mode == .output else {
             context.close(mode: mode, promise: promise)
             return

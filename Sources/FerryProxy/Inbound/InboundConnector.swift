@@ -41,8 +41,37 @@ enum InboundConnector {
         let record: ConnectionRecord
     }
 
+    /// A connection the destination's checks let in, not yet connected.
+    struct Admitted {
+        let workload: Workload
+        let record: ConnectionRecord
+        let labels: TrafficLabels
+    }
+
     static func open(target: IPEndpoint, peer: InboundPeer, on eventLoop: EventLoop, context: ProxyContext,
                      sharingCountsWith outbound: ConnectionRecord? = nil, httpJudgedUpstream: Bool = false) -> EventLoopFuture<Opened> {
+        let admitted: Admitted
+        do {
+            admitted = try admit(target: target, peer: peer, context: context, sharingCountsWith: outbound,
+                                 httpJudgedUpstream: httpJudgedUpstream)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
+            .flatMapErrorThrowing { [labels = admitted.labels] error in
+                var failed = labels
+                failed.responseFlags = .upstreamConnectionFailure
+                context.connections.failed(failed)
+                throw InboundRefusal(status: 503, flags: .upstreamConnectionFailure, reason: "connect to \(target): \(error)")
+            }
+            .map { Opened(channel: $0, record: admitted.record) }
+    }
+
+    /// The checks alone: the target is a workload of this node and policy lets
+    /// the peer in (with `httpJudgedUpstream`, leaving what only HTTP decides
+    /// to a check per request). Throws an `InboundRefusal`, counted and logged.
+    static func admit(target: IPEndpoint, peer: InboundPeer, context: ProxyContext,
+                      sharingCountsWith outbound: ConnectionRecord? = nil, httpJudgedUpstream: Bool = false) throws -> Admitted {
         let state = context.store.state
         var labels = TrafficLabels(reporter: .destination)
         labels.securityPolicy = peer.securityPolicy
@@ -53,8 +82,7 @@ enum InboundConnector {
         guard let workload = state.workload(at: target), workload.node == context.node else {
             labels.responseFlags = .noRoute
             context.connections.failed(labels)
-            return eventLoop.makeFailedFuture(InboundRefusal(
-                status: 400, flags: .noRoute, reason: "\(target) is not a workload on node \(context.node)"))
+            throw InboundRefusal(status: 400, flags: .noRoute, reason: "\(target) is not a workload on node \(context.node)")
         }
         labels.describeDestination(workload, service: nil, state: state)
 
@@ -65,7 +93,7 @@ enum InboundConnector {
             labels.responseFlags = .deny
             context.connections.failed(labels)
             InboundAuthorization.logDenial(decision, request: request, peer: peer, labels: labels, context: context)
-            return eventLoop.makeFailedFuture(InboundRefusal(status: 403, flags: .deny, reason: decision.reason))
+            throw InboundRefusal(status: 403, flags: .deny, reason: decision.reason)
         }
 
         let record = ConnectionRecord(
@@ -76,13 +104,6 @@ enum InboundConnector {
             destinationIdentity: workload.identity(trustDomain: state.config.trustDomain).uri, labels: labels,
             authorization: request, sharingCountsWith: outbound
         )
-        return Listener.connect(to: target, on: eventLoop, timeout: context.upstreamConnectTimeout)
-            .flatMapErrorThrowing { [labels] error in
-                var failed = labels
-                failed.responseFlags = .upstreamConnectionFailure
-                context.connections.failed(failed)
-                throw InboundRefusal(status: 503, flags: .upstreamConnectionFailure, reason: "connect to \(target): \(error)")
-            }
-            .map { Opened(channel: $0, record: record) }
+        return Admitted(workload: workload, record: record, labels: labels)
     }
 }

@@ -4,19 +4,49 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 
-/// Wires a captured connection to an HTTP Service port into the L7 proxy:
-/// HTTP/1.1 (keep-alive, pipelining answered in order, Upgrade passed through)
-/// or HTTP/2 with prior knowledge (each stream its own request).
+/// What answers the requests of one downstream connection: the L7 proxy
+/// acting as a waypoint (`WaypointRequests`), or a destination agent checking
+/// its own workload's rules (`InboundRequestGate`).
+protocol HTTPRequestHandling: Sendable {
+    /// One request, whole or streaming; `http2` says how the client speaks.
+    func handle(_ request: ProxiedRequest, http2: Bool) async -> ProxiedResponse
+    /// For an Upgrade (WebSocket): a raw stream to where the request goes,
+    /// with the request head already sent on it and reading held.
+    func openUpgrade(_ request: ProxiedRequest) async throws -> Channel
+}
+
+/// The L7 proxy for a captured connection to an HTTP Service port.
+struct WaypointRequests: HTTPRequestHandling {
+    let caller: L7Proxy.Caller
+    let proxy: L7Proxy
+
+    func handle(_ request: ProxiedRequest, http2: Bool) async -> ProxiedResponse {
+        var caller = caller
+        caller.http2 = http2
+        return await proxy.handle(request, caller: caller)
+    }
+
+    func openUpgrade(_ request: ProxiedRequest) async throws -> Channel {
+        try await proxy.openUpgrade(request, caller: caller)
+    }
+}
+
+/// Wires a connection whose bytes are HTTP to a request handler: HTTP/1.1
+/// (keep-alive, pipelining answered in order, Upgrade passed through) or
+/// HTTP/2 with prior knowledge (each stream its own request).
 enum L7Downstream {
     static func start(_ channel: Channel, caller: L7Proxy.Caller, proxy: L7Proxy, context: ProxyContext) {
+        start(channel, record: caller.record, requests: WaypointRequests(caller: caller, proxy: proxy), context: context)
+    }
+
+    /// `record` is registered now and reported when the channel closes.
+    static func start(_ channel: Channel, record: ConnectionRecord, requests: some HTTPRequestHandling, context: ProxyContext) {
         channel.eventLoop.assertInEventLoop()
         let sniffer = HTTPVersionSniffer { channel, http2 in
-            var caller = caller
-            caller.http2 = http2
             if http2 {
-                try installHTTP2(channel, caller: caller, proxy: proxy)
+                try installHTTP2(channel, requests: requests)
             } else {
-                try installHTTP1(channel, caller: caller, proxy: proxy, context: context)
+                try installHTTP1(channel, record: record, requests: requests, context: context)
             }
         }
         do {
@@ -25,17 +55,18 @@ enum L7Downstream {
             channel.close(promise: nil)
             return
         }
-        context.connections.opened(caller.record)
-        channel.closeFuture.whenComplete { _ in context.connections.closed(caller.record) }
+        context.connections.opened(record)
+        channel.closeFuture.whenComplete { _ in context.connections.closed(record) }
         InboundHold.release(channel)
         Splice.startReading(channel)
     }
 
-    static func installHTTP1(_ channel: Channel, caller: L7Proxy.Caller, proxy: L7Proxy, context: ProxyContext) throws {
+    static func installHTTP1(_ channel: Channel, record: ConnectionRecord, requests: some HTTPRequestHandling,
+                             context: ProxyContext) throws {
         let handler = HTTPDownstreamHandler(upgrade: { request, channel in
-            Upgrade.start(request, downstream: channel, caller: caller, proxy: proxy, context: context)
+            Upgrade.start(request, downstream: channel, record: record, requests: requests, context: context)
         }) { request in
-            await proxy.handle(request, caller: caller)
+            await requests.handle(request, http2: false)
         }
         try channel.pipeline.syncOperations.addHandlers([
             HTTPResponseEncoder(),
@@ -45,14 +76,14 @@ enum L7Downstream {
         ])
     }
 
-    static func installHTTP2(_ channel: Channel, caller: L7Proxy.Caller, proxy: L7Proxy) throws {
+    static func installHTTP2(_ channel: Channel, requests: some HTTPRequestHandling) throws {
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: HBONESettings.connection, streamConfiguration: HBONESettings.stream
         ) { stream in
             stream.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
                 try stream.pipeline.syncOperations.addHandlers([
                     HTTP2FramePayloadToHTTP1ServerCodec(),
-                    HTTPDownstreamHandler { request in await proxy.handle(request, caller: caller) },
+                    HTTPDownstreamHandler { request in await requests.handle(request, http2: true) },
                 ])
             })
         }
@@ -64,15 +95,16 @@ enum L7Downstream {
 /// connection stops being HTTP and bytes are spliced to the chosen endpoint,
 /// whose 101 (or refusal) reaches the client as it is.
 enum Upgrade {
-    static func start(_ request: ProxiedRequest, downstream: Channel, caller: L7Proxy.Caller, proxy: L7Proxy, context: ProxyContext) {
+    static func start(_ request: ProxiedRequest, downstream: Channel, record: ConnectionRecord,
+                      requests: some HTTPRequestHandling, context: ProxyContext) {
         let loop = downstream.eventLoop
         // Nothing more is read until the upgrade is wired.
         try? downstream.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         Task {
             do {
-                let upstream = try await proxy.openUpgrade(request, caller: caller)
+                let upstream = try await requests.openUpgrade(request)
                 try await loop.submit {
-                    try rewire(downstream: downstream, upstream: upstream, record: caller.record, context: context)
+                    try rewire(downstream: downstream, upstream: upstream, record: record, context: context)
                 }.get()
             } catch {
                 loop.execute {
@@ -83,6 +115,14 @@ enum Upgrade {
                 }
             }
         }
+    }
+
+    /// Writes an Upgrade request's head, as HTTP/1.1 bytes, on a raw stream.
+    static func send(_ head: HTTPRequestHead, on channel: Channel) async throws {
+        var bytes = ByteBuffer(string: "\(head.method.rawValue) \(head.uri) HTTP/1.1\r\n")
+        for (name, value) in head.headers { bytes.writeString("\(name): \(value)\r\n") }
+        bytes.writeString("\r\n")
+        try await channel.writeAndFlush(bytes).get()
     }
 
     /// Drops the HTTP handlers (the decoder hands on any bytes it held) and

@@ -355,10 +355,7 @@ final class L7Proxy: Sendable {
         let route = upstreamRoute(endpoint, caller: caller, state: state, http2: false)
         // Hold the endpoint's answer until the splice is in place.
         let channel = try await upstreams.transport(route) { try $0.pipeline.syncOperations.addHandler(InboundHold()) }
-        var bytes = ByteBuffer(string: "\(head.method.rawValue) \(head.uri) HTTP/1.1\r\n")
-        for (name, value) in head.headers { bytes.writeString("\(name): \(value)\r\n") }
-        bytes.writeString("\r\n")
-        try await channel.writeAndFlush(bytes).get()
+        try await Upgrade.send(head, on: channel)
         return channel
     }
 
@@ -374,6 +371,14 @@ final class L7Proxy: Sendable {
     }
 
     static func requestInfo(_ request: ProxiedRequest, caller: Caller) -> HTTPRequestInfo {
+        requestInfo(request, defaultAuthority: caller.service.hostname(),
+                    sourceIP: caller.source.addresses.first ?? IPAddress("0.0.0.0")!)
+    }
+
+    /// The request as routing and policy read it: headers lower-cased (repeats
+    /// joined by commas), the authority from Host or :authority.
+    static func requestInfo(_ request: ProxiedRequest, defaultAuthority: @autoclosure () -> String,
+                            sourceIP: IPAddress) -> HTTPRequestInfo {
         var headers: [String: String] = [:]
         for (name, value) in request.head.headers {
             let lower = name.lowercased()
@@ -381,8 +386,8 @@ final class L7Proxy: Sendable {
         }
         return HTTPRequestInfo(
             method: request.head.method.rawValue, path: request.head.uri,
-            authority: headers["host"] ?? headers[":authority"] ?? caller.service.hostname(), headers: headers,
-            sourceIP: caller.source.addresses.first ?? IPAddress("0.0.0.0")!
+            authority: headers["host"] ?? headers[":authority"] ?? defaultAuthority(), headers: headers,
+            sourceIP: sourceIP
         )
     }
 

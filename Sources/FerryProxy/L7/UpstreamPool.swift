@@ -8,8 +8,8 @@ import Synchronization
 
 /// Keep-alive connections from the L7 proxy to endpoints. An endpoint on this
 /// node is reached over a direct (marked) socket; one on another node over an
-/// HBONE stream whose CONNECT says the request was already checked here (the
-/// agent that captured it acts as the destination's waypoint). HTTP/1.1
+/// HBONE stream (whose destination agent checks its workload's rules again).
+/// HTTP/1.1
 /// endpoints get a set of connections, one exchange each at a time; HTTP/2
 /// (h2c, gRPC) endpoints get one multiplexed connection.
 final class UpstreamPool: Sendable {
@@ -24,8 +24,9 @@ final class UpstreamPool: Sendable {
         var key: Key
         var node: String?
         var agent: IPEndpoint?
-        var source: Workload
-        var sourceIdentity: SpiffeID
+        /// Who the HBONE stream speaks for; nil only for endpoints on this node.
+        var source: Workload?
+        var sourceIdentity: SpiffeID?
         /// Where a new local connection lives: the client connection's loop.
         var eventLoop: EventLoop
     }
@@ -201,15 +202,17 @@ final class UpstreamPool: Sendable {
             }.get()
             return channel
         }
-        guard let pool = context.hbonePool, let agent = route.agent, let node = route.node else {
+        guard let pool = context.hbonePool, let agent = route.agent, let node = route.node,
+              let source = route.source, let sourceIdentity = route.sourceIdentity else {
             throw UpstreamFailure.connectFailed("no HBONE tunnel to \(route.node ?? "?")")
         }
-        var request = HBONERequest(authority: route.key.address,
-                                   forwardedFor: route.source.addresses.first { $0.isIPv4 == route.key.address.ip.isIPv4 },
-                                   trace: nil, baggage: PeerWorkload(route.source, cluster: context.store.state.config.clusterName).baggage)
-        request.l7Checked = true
+        // The destination agent applies its workload's rules itself; nothing
+        // here says the requests were checked.
+        let request = HBONERequest(authority: route.key.address,
+                                   forwardedFor: source.addresses.first { $0.isIPv4 == route.key.address.ip.isIPv4 },
+                                   trace: nil, baggage: PeerWorkload(source, cluster: context.store.state.config.clusterName).baggage)
         do {
-            return try await pool.openStream(source: route.sourceIdentity, node: node, address: agent, request: request) { stream in
+            return try await pool.openStream(source: sourceIdentity, node: node, address: agent, request: request) { stream in
                 try configure(stream)
             }
         } catch let refused as HBONEConnectHandler.Refused {

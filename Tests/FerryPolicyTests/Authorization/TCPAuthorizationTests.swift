@@ -147,3 +147,51 @@ import Testing
         #expect(!judged(denyPort, port: 9001).allowed)
     }
 }
+
+/// Which destination ports the destination agent must parse, request by request,
+/// to apply its own rules (rather than trust a peer that says it checked them).
+@Suite struct RequestAttributeNeedTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var spec: String
+        var needs: [Int: Bool]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "no policy", spec: "", needs: [8000: false]),
+        Case(name: "principals only", spec: """
+        action: DENY
+        rules: [{from: [{source: {principals: ["cluster.local/ns/x/sa/y"]}}]}]
+        """, needs: [8000: false]),
+        Case(name: "a DENY path on every port", spec: """
+        action: DENY
+        rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+        """, needs: [8000: true, 9000: true]),
+        Case(name: "an ALLOW method on one port", spec: """
+        rules: [{to: [{operation: {methods: [GET], ports: ["8000"]}}]}]
+        """, needs: [8000: true, 9000: false]),
+        Case(name: "notPaths counts", spec: """
+        action: DENY
+        rules: [{to: [{operation: {notPaths: ["/public"]}}]}]
+        """, needs: [8000: true]),
+        Case(name: "a request header condition", spec: """
+        action: AUDIT
+        rules: [{when: [{key: "request.headers[x-user]", values: ["bob"]}]}]
+        """, needs: [8000: true]),
+        Case(name: "a policy of another workload", spec: """
+        selector: {matchLabels: {app: products}}
+        action: DENY
+        rules: [{to: [{operation: {paths: ["/admin"]}}]}]
+        """, needs: [8000: false]),
+    ]
+
+    @Test(arguments: cases)
+    func needs(_ test: Case) throws {
+        let state = try Fixtures.state(test.spec.isEmpty ? "" : Fixtures.policy("p", test.spec))
+        let httpbin = Fixtures.workload("foo/httpbin", in: state)
+        for (port, needed) in test.needs.sorted(by: { $0.key < $1.key }) {
+            #expect(Authorizer(state: state).needsRequestAttributes(destination: httpbin, port: port) == needed, "port \(port)")
+        }
+    }
+}

@@ -3,7 +3,7 @@
 :15008 against something that is not Ferry.
 
   hbone_client.py --agent IP:15008 --authority IP:PORT [--cert C --key K] [--ca CA]
-                  [--method CONNECT] [--send TEXT] [--garbage]
+                  [--method CONNECT] [--send TEXT | --http-get PATH] [--garbage]
 Prints one of: "STATUS <code> <reason>", then the tunnelled reply; "TLS-REFUSED <why>";
 "GOAWAY <error code>"; "CLOSED". Exit 0 only for a 200 with a reply."""
 import argparse
@@ -25,9 +25,12 @@ def main():
     p.add_argument("--ca")
     p.add_argument("--method", default="CONNECT")
     p.add_argument("--send", default="ping")
+    p.add_argument("--http-get", help="send an HTTP/1.1 GET of this path through the tunnel instead of --send")
     p.add_argument("--garbage", action="store_true", help="send invalid HTTP/2 frames after the preface")
     p.add_argument("--header", action="append", default=[], help="an extra CONNECT header, name:value")
     args = p.parse_args()
+    if args.http_get:
+        args.send = f"GET {args.http_get} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n"
 
     host, port = args.agent.rsplit(":", 1)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
