@@ -55,7 +55,8 @@ struct CACommand: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server: CAServer
         do {
-            server = try CAServer(authority: authority, state: mesh.state, bearer: mesh.bearer, host: host, port: port,
+            server = try CAServer(authority: authority, state: mesh.state, bearer: mesh.bearer,
+                                  revocations: NodeRevocationList(directory: caDirectory, logger: logger), host: host, port: port,
                                   group: group, logger: logger)
         } catch {
             fail("cannot start the CA on \(listen): \(error)")

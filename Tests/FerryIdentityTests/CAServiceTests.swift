@@ -50,13 +50,45 @@ import X509
         }
     }
 
+    /// A node credential renews itself (its own node only), and a revoked one
+    /// is refused with the reason, its renewals too, until a new one is issued.
+    @Test func nodeCredentialsRenewAndARevokedOneIsRefusedWithTheReason() async throws {
+        let directory = NSTemporaryDirectory() + "ferry-revoke-\(UInt32.random(in: 0 ... .max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await withCAServer(revocations: NodeRevocationList(directory: directory)) { port, _, _ in
+            let first = try authority.issueNodeCredential(node: "node-a", validity: .seconds(3600))
+            let source = try RemoteCertificateSource(address: "127.0.0.1:\(port)", credential: first, logger: quietLogger)
+            let renewed = try await source.nodeCredential(for: "node-a")
+            #expect(renewed.nodeName == "node-a" && renewed.certificate.serialHex != first.certificate.serialHex)
+            #expect(abs(renewed.certificate.notValidAfter.timeIntervalSinceNow - 900) < 5, "as long as workload certificates")
+            let other = await #expect(throws: SigningRefused.self) { try await source.nodeCredential(for: "node-b") }
+            #expect(other?.reason.contains("may have only its own node credential") == true, "\(String(describing: other))")
+
+            _ = try NodeRevocations.revoke(node: "node-a", reason: "key leaked", directory: directory)
+            for credential in [first, renewed] {
+                let revoked = try RemoteCertificateSource(address: "127.0.0.1:\(port)", credential: credential, logger: quietLogger)
+                let refusal = await #expect(throws: SigningRefused.self) {
+                    try await revoked.sign(csrPEM: WorkloadCSR(identity: web).pem, identity: web)
+                }
+                #expect(refusal?.reason.contains("was revoked") == true && refusal?.reason.contains("key leaked") == true,
+                        "\(String(describing: refusal))")
+                await #expect(throws: SigningRefused.self) { try await revoked.nodeCredential(for: "node-a") }
+            }
+            try await Task.sleep(for: .seconds(1))
+            let reissued = try authority.issueNodeCredential(node: "node-a", validity: .seconds(3600))
+            let fresh = try RemoteCertificateSource(address: "127.0.0.1:\(port)", credential: reissued, logger: quietLogger)
+            #expect(try await fresh.sign(csrPEM: WorkloadCSR(identity: web).pem, identity: web).count == 2)
+        }
+    }
+
     @Test func clientWithoutACertificateIsRefusedAtTheTLSLayer() async throws {
         try await withCAServer { port, _, _ in
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.trustRoots = .certificates([try authority.root.nioSSLCertificate])
             configuration.certificateVerification = .noHostnameVerification
             MeshTLS.restrictToMesh(&configuration, applicationProtocols: ["http/1.1"])
-            let exchange = try CAExchange(host: "127.0.0.1", port: port, context: NIOSSLContext(configuration: configuration),
+            let exchange = try CAExchange(host: "127.0.0.1", port: port, contexts: TLSContextSlot(NIOSSLContext(configuration: configuration)),
                                           verifier: PeerVerifier(root: authority.root, trustDomain: TestPKI.trustDomain, logger: quietLogger),
                                           group: MultiThreadedEventLoopGroup.singleton)
             let error = await #expect(throws: CertificateSourceError.self) {
@@ -78,7 +110,7 @@ import X509
             configuration.trustRoots = .certificates([try authority.root.nioSSLCertificate])
             configuration.certificateVerification = .noHostnameVerification
             MeshTLS.restrictToMesh(&configuration, applicationProtocols: ["http/1.1"])
-            let exchange = try CAExchange(host: "127.0.0.1", port: port, context: NIOSSLContext(configuration: configuration),
+            let exchange = try CAExchange(host: "127.0.0.1", port: port, contexts: TLSContextSlot(NIOSSLContext(configuration: configuration)),
                                           verifier: PeerVerifier(root: authority.root, trustDomain: TestPKI.trustDomain, logger: quietLogger),
                                           group: MultiThreadedEventLoopGroup.singleton)
             let body = try JSONEncoder().encode(CAProtocol.SigningRequest(csr: WorkloadCSR(identity: web).pem, identity: web.uri))
@@ -199,11 +231,12 @@ import X509
 
     private var quietLogger: Logger { Logger(label: "test") { _ in SwiftLogNoOpLogHandler() } }
 
-    private func withCAServer(_ body: (Int, CAServer, LogCapture) async throws -> Void) async throws {
+    private func withCAServer(revocations: NodeRevocationList = NodeRevocationList(directory: nil),
+                              _ body: (Int, CAServer, LogCapture) async throws -> Void) async throws {
         let logs = LogCapture()
         try await withEventLoopGroup { group in
-            let server = try CAServer(authority: authority, state: { [state] in state }, host: "127.0.0.1", port: 0,
-                                      group: group, logger: logs.logger)
+            let server = try CAServer(authority: authority, state: { [state] in state }, revocations: revocations,
+                                      host: "127.0.0.1", port: 0, group: group, logger: logs.logger)
             let port = try await server.start()
             try await body(port, server, logs)
         }

@@ -15,7 +15,8 @@ import Synchronization
 struct CAExchange: Sendable {
     let host: String
     let port: Int
-    let context: NIOSSLContext
+    /// What this client presents; a renewed node credential replaces it.
+    let contexts: TLSContextSlot
     let verifier: PeerVerifier
     let group: EventLoopGroup
 
@@ -34,7 +35,7 @@ struct CAExchange: Sendable {
         do {
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.seconds(5))
-                .connect(host: host, port: port) { [context, verifier] channel in
+                .connect(host: host, port: port) { [context = contexts.current, verifier] channel in
                     channel.eventLoop.makeCompletedFuture {
                         let tls = try NIOSSLClientHandler(
                             context: context, serverHostname: nil,
@@ -118,4 +119,19 @@ struct CAExchange: Sendable {
 /// Carries the verification callback's refusal out of the handshake.
 private final class RefusalBox: Sendable {
     let value = Mutex<PeerRefusal?>(nil)
+}
+
+/// A TLS context that can be replaced while requests use the old one.
+final class TLSContextSlot: Sendable {
+    private let slot: Mutex<NIOSSLContext>
+
+    init(_ context: NIOSSLContext) {
+        slot = Mutex(context)
+    }
+
+    var current: NIOSSLContext { slot.withLock { $0 } }
+
+    func replace(with context: NIOSSLContext) {
+        slot.withLock { $0 = context }
+    }
 }

@@ -34,28 +34,43 @@ public struct RemoteCertificateSource: CertificateSource {
     public init(address: String, authentication: Authentication, timeout: Duration = .seconds(10),
                 group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) throws {
         guard let (host, port) = CAProtocol.split(address: address) else { throw CertificateSourceError.invalidAddress(address) }
-        var configuration = TLSConfiguration.makeClientConfiguration()
         let verifier: PeerVerifier
+        switch authentication {
+        case .nodeCredential(let credential):
+            verifier = try PeerVerifier(node: credential, logger: logger)
+            token = nil
+        case .bearer(let root, let readToken):
+            verifier = try PeerVerifier(root: root.certificate, trustDomain: root.trustDomain, logger: logger)
+            token = readToken
+        }
+        self.address = address
+        self.trustDomain = verifier.trustDomain
+        self.timeout = timeout
+        self.exchange = CAExchange(host: host, port: port, contexts: TLSContextSlot(try Self.context(authentication)),
+                                   verifier: verifier, group: group)
+    }
+
+    /// The client TLS context for one way of authenticating.
+    private static func context(_ authentication: Authentication) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
         switch authentication {
         case .nodeCredential(let credential):
             configuration.certificateChain = try credential.nioSSLCertificateChain().map { .certificate($0) }
             configuration.privateKey = .privateKey(try credential.privateKey.nioSSLPrivateKey)
             configuration.trustRoots = .certificates([try credential.root.nioSSLCertificate])
-            verifier = try PeerVerifier(node: credential, logger: logger)
-            token = nil
-        case .bearer(let root, let readToken):
+        case .bearer(let root, _):
             configuration.trustRoots = .certificates([try root.certificate.nioSSLCertificate])
-            verifier = try PeerVerifier(root: root.certificate, trustDomain: root.trustDomain, logger: logger)
-            token = readToken
         }
         // The CA is known by its URI SAN, which the verification callback checks.
         configuration.certificateVerification = .noHostnameVerification
         MeshTLS.restrictToMesh(&configuration, applicationProtocols: ["http/1.1"])
-        self.address = address
-        self.trustDomain = verifier.trustDomain
-        self.timeout = timeout
-        self.exchange = CAExchange(host: host, port: port, context: try NIOSSLContext(configuration: configuration),
-                                   verifier: verifier, group: group)
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// Presents a renewed node credential from the next request on (agents
+    /// that authenticate with their credential).
+    public func present(_ credential: NodeCredential) throws {
+        exchange.contexts.replace(with: try Self.context(.nodeCredential(credential)))
     }
 
     public func sign(csrPEM: String, identity: SpiffeID) async throws -> [Certificate] {

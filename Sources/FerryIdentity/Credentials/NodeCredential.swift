@@ -44,13 +44,39 @@ public struct NodeCredential: Sendable {
         try CredentialFiles.write(root.pemString, to: directory + "/" + Self.rootFile, mode: 0o644, overwrite: true)
     }
 
+    /// A renewed credential replacing this directory's, in an order a crash
+    /// cannot break: the new key goes to `node.key.next`, then the certificate
+    /// replaces `node.crt`, then the key replaces `node.key`. A crash between
+    /// the last two leaves a new certificate and the old key, which `load`
+    /// mends from `node.key.next`.
+    public func replace(in directory: String) throws {
+        let next = directory + "/" + Self.keyFile + Self.nextSuffix
+        try CredentialFiles.write(privateKey.pemRepresentation, to: next, mode: 0o600, overwrite: true)
+        try CredentialFiles.write(certificate.pemString, to: directory + "/" + Self.certificateFile, mode: 0o644, overwrite: true)
+        guard rename(next, directory + "/" + Self.keyFile) == 0 else {
+            throw CredentialFileError(path: next, problem: .unreadable(String(cString: strerror(errno))))
+        }
+    }
+
+    static let nextSuffix = ".next"
+
     public static func load(directory: String) throws -> NodeCredential {
         let certificatePath = directory + "/" + certificateFile
         let certificate = try CredentialFiles.readCertificate(certificatePath)
-        let key = try CredentialFiles.readPrivateKey(directory + "/" + keyFile)
+        let keyPath = directory + "/" + keyFile
+        let key = try CredentialFiles.readPrivateKey(keyPath)
         let root = try CredentialFiles.readCertificate(directory + "/" + rootFile)
         do {
             return try NodeCredential(certificate: certificate, privateKey: key, root: root)
+        } catch NodeCredentialError.keyMismatch(let node) where FileManager.default.fileExists(atPath: keyPath + nextSuffix) {
+            // A renewal stopped between the certificate and the key: finish it.
+            let next = try CredentialFiles.readPrivateKey(keyPath + nextSuffix)
+            guard let credential = try? NodeCredential(certificate: certificate, privateKey: next, root: root),
+                  rename(keyPath + nextSuffix, keyPath) == 0
+            else {
+                throw CredentialFileError(path: certificatePath, problem: .invalid(NodeCredentialError.keyMismatch(node: node).description))
+            }
+            return credential
         } catch let error as NodeCredentialError {
             throw CredentialFileError(path: certificatePath, problem: .invalid(error.description))
         }

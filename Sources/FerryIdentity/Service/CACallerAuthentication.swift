@@ -1,6 +1,7 @@
 import Foundation
 import FerryHTTP
 import NIOHTTP1
+import X509
 
 /// Who is asking the CA, and how they proved it.
 enum CACaller: Sendable, CustomStringConvertible {
@@ -42,6 +43,8 @@ struct CARefusal: Error, Sendable, Hashable {
 struct CACallerAuthentication: Sendable {
     let verifier: PeerVerifier
     let bearer: (any BearerAuthenticator)?
+    /// Node credentials revoked by `ferryctl ca revoke-node`.
+    var revocations = NodeRevocationList(directory: nil)
 
     func authenticate(_ request: HTTPRequest) async -> Result<CACaller, CARefusal> {
         let authorization = request.headers["authorization"]
@@ -64,6 +67,13 @@ struct CACallerAuthentication: Sendable {
         case .valid(.workload(let id)):
             return .failure(CARefusal(.forbidden, "client certificate is workload \(id); the CA signs only for node credentials"))
         case .valid(.node(let name)):
+            let list = revocations.current()
+            if let leaf = try? Certificate(derEncoded: der),
+               let revoked = list.revocation(node: name, issuedAt: NodeRevocations.issueTime(notValidBefore: leaf.notValidBefore)) {
+                return .failure(CARefusal(.forbidden, "the node credential of \(name) (serial \(leaf.serialHex)) was revoked at "
+                                          + "\(revoked.revokedAt.ISO8601Format()): \(revoked.reason); issue a new one with "
+                                          + "`ferryctl ca issue-node \(name)`"))
+            }
             return .success(.nodeCredential(node: name))
         }
     }

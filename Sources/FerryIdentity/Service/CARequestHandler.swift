@@ -68,15 +68,12 @@ struct CARequestHandler: Sendable {
         }
     }
 
-    /// Node credentials go only to token callers, and only for their own node:
-    /// an agent with a credential on disk already has one. They last as long as
-    /// workload certificates (MeshConfig `workloadCertificateTTL`) and are
-    /// renewed the same way, so a token that stops being valid stops renewals.
+    /// A node credential for the caller's own node only: a token caller's
+    /// first one, or the renewal of a valid (unexpired, unrevoked) node
+    /// credential. They last as long as workload certificates (MeshConfig
+    /// `workloadCertificateTTL`) and are renewed the same way, at half-life,
+    /// so a stolen credential or token stops working soon after it is revoked.
     private func signNodeCredential(_ request: HTTPRequest, caller: CACaller, logger: Logger) -> HTTPResponse {
-        guard case .bearer = caller else {
-            return refuse(.forbidden, "node \(caller.node) already holds a node credential; "
-                          + "\(CAProtocol.nodeCredentialPath) is for agents that authenticate with a token", logger: logger)
-        }
         let body: CAProtocol.NodeCredentialRequest
         do {
             body = try JSONDecoder().decode(CAProtocol.NodeCredentialRequest.self, from: Data(request.bodyBytes))

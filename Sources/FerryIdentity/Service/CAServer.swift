@@ -29,8 +29,8 @@ public final class CAServer: Service, Sendable {
     public static let servingValidity: Duration = .seconds(365 * 24 * 3600)
 
     public init(authority: CertificateAuthority, state: @escaping @Sendable () -> MeshState,
-                bearer: (any BearerAuthenticator)? = nil, host: String = "0.0.0.0", port: Int = CAProtocol.defaultPort,
-                group: EventLoopGroup, logger: Logger) throws {
+                bearer: (any BearerAuthenticator)? = nil, revocations: NodeRevocationList = NodeRevocationList(directory: nil),
+                host: String = "::", port: Int = CAProtocol.defaultPort, group: EventLoopGroup, logger: Logger) throws {
         let key = P256.Signing.PrivateKey()
         let serving = try authority.issue(publicKey: Certificate.PublicKey(key.publicKey),
                                           name: .certificateAuthority(trustDomain: authority.trustDomain),
@@ -47,7 +47,7 @@ public final class CAServer: Service, Sendable {
         }
         MeshTLS.restrictToMesh(&configuration, applicationProtocols: ["http/1.1"])
         let verifier = try PeerVerifier(root: authority.root, trustDomain: authority.trustDomain, logger: logger)
-        let handler = CARequestHandler(authority: authority, authentication: CACallerAuthentication(verifier: verifier, bearer: bearer),
+        let handler = CARequestHandler(authority: authority, authentication: CACallerAuthentication(verifier: verifier, bearer: bearer, revocations: revocations),
                                        state: state, logger: logger)
         self.authority = authority
         self.servingChain = [serving, authority.root]

@@ -10,7 +10,7 @@ struct AgentIdentity {
     let node: NodeCredential
     let certificates: WorkloadCertificateManager
     let security: MeshTLSSecurity
-    /// Renews a node credential the CA issued (token mode only).
+    /// Renews the node credential from the CA (both remote modes).
     let renewer: NodeCredentialRenewer?
 
     var services: [any Service] { [certificates] + (renewer.map { [$0] } ?? []) }
@@ -34,6 +34,8 @@ struct AgentIdentity {
         let credential: NodeCredential
         let source: any CertificateSource
         var renewal: RemoteCertificateSource?
+        /// Where a renewed credential is written (file mode), so a restart uses it.
+        var credentialDirectory: String?
         switch mode {
         case .none:
             return nil
@@ -42,7 +44,10 @@ struct AgentIdentity {
             guard credential.nodeName == node else {
                 throw SetupError.wrongNode(directory: directory, credentialNode: credential.nodeName, node: node)
             }
-            source = try RemoteCertificateSource(address: address, credential: credential, group: group, logger: logger)
+            let remote = try RemoteCertificateSource(address: address, credential: credential, group: group, logger: logger)
+            source = remote
+            renewal = remote
+            credentialDirectory = directory
         case .remoteToken(let address, let rootPath, let token):
             let root = try MeshRoot.load(path: rootPath)
             let remote = try RemoteCertificateSource(address: address, authentication: .bearer(root: root, token: token),
@@ -64,9 +69,18 @@ struct AgentIdentity {
         let certificates = WorkloadCertificateManager(source: source, node: node, updates: store.updates(), logger: logger)
         let verifier = try PeerVerifier(node: credential, logger: logger)
         let security = try MeshTLSSecurity(node: credential, certificates: certificates, verifier: verifier)
-        let renewer = renewal.map { remote in
+        // A node credential is renewed from the CA at half-life in both remote
+        // modes: with a token (as before), and with the credential itself,
+        // which then authenticates the CA requests and is written back.
+        let renewer = renewal.map { [credentialDirectory] remote in
             NodeCredentialRenewer(initial: credential, fetch: { try await remote.nodeCredential(for: node) },
-                                  install: { try security.replaceNodeCredential($0) }, logger: logger)
+                                  install: { renewed in
+                                      try security.replaceNodeCredential(renewed)
+                                      if let credentialDirectory {
+                                          try remote.present(renewed)
+                                          try renewed.replace(in: credentialDirectory)
+                                      }
+                                  }, logger: logger)
         }
         return AgentIdentity(node: credential, certificates: certificates, security: security, renewer: renewer)
     }

@@ -8,7 +8,7 @@ import Foundation
 struct CACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca", abstract: "Create the mesh root CA and node credentials.",
-        subcommands: [CAInitCommand.self, CAIssueNodeCommand.self]
+        subcommands: [CAInitCommand.self, CAIssueNodeCommand.self, CARevokeNodeCommand.self]
     )
 }
 
@@ -74,8 +74,10 @@ struct CAIssueNodeCommand: ParsableCommand {
     @Option(name: .customLong("out"), help: "Directory to write the node's credential to (created if missing).")
     var outDirectory: String
 
-    @Option(help: "Validity, as a Go duration.")
-    var validity: String = "8760h"
+    /// Short on purpose: the agent renews it from the CA at half-life, so a
+    /// stolen copy stops working within a day (`ferryctl ca revoke-node` sooner).
+    @Option(help: "Validity, as a Go duration; the agent renews it from the CA at half-life.")
+    var validity: String = "24h"
 
     @OptionGroup var output: OutputOptions
 
@@ -91,7 +93,7 @@ struct CAIssueNodeCommand: ParsableCommand {
 
     func run() throws {
         guard let duration = GoDuration.parse(validity), duration > .zero else {
-            fail("--validity '\(validity)' is not a positive duration (like 8760h)")
+            fail("--validity '\(validity)' is not a positive duration (like 24h)")
         }
         let credential: NodeCredential
         do {
@@ -113,5 +115,37 @@ struct CAIssueNodeCommand: ParsableCommand {
         print("  serial:    \(created.serial)")
         print("  valid:     \(created.notBefore.ISO8601Format()) to \(created.notAfter.ISO8601Format())")
         print("  files:     \(created.files.joined(separator: ", "))")
+    }
+}
+
+struct CARevokeNodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke-node",
+        abstract: "Revoke every credential of a node issued until now; the CA refuses them (and their renewals) at once."
+    )
+
+    @Argument(help: "The node's name.")
+    var node: String
+
+    @Option(name: .customLong("ca-dir"), help: "Directory of the root CA (the one `ferryd ca` serves).")
+    var caDirectory: String
+
+    @Option(help: "Why, as the CA will say it to the node.")
+    var reason: String = "revoked by an operator"
+
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        guard MeshName.isValidNodeName(node) else { fail("'\(node)' is not a valid node name") }
+        let revocation: NodeRevocations.Revocation
+        do {
+            _ = try CertificateAuthority.load(directory: caDirectory)
+            revocation = try NodeRevocations.revoke(node: node, reason: reason, directory: caDirectory)
+        } catch {
+            fail("\(error)")
+        }
+        if output.json { return output.printJSON(revocation) }
+        print("revoked the credentials of node \(node) issued until \(revocation.revokedAt.ISO8601Format())")
+        print("  the CA refuses them from its next request; issue a new one with `ferryctl ca issue-node \(node)`")
     }
 }

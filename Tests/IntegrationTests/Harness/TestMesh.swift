@@ -15,8 +15,9 @@ final class TestMesh: @unchecked Sendable {
     /// `extraConfig` is appended to the mesh YAML (MeshConfig settings, say).
     /// `delays`: node index → extra round-trip milliseconds on that node's link.
     /// `families`: the address families every node has.
+    /// `nodeCredentialValidity`: `ferryctl ca issue-node --validity` (its default when nil).
     init(_ name: String, nodes count: Int = 2, meshConfig: String = "", delays: [Int: Double] = [:],
-         families: TestLab.Families = .dual) throws {
+         families: TestLab.Families = .dual, nodeCredentialValidity: String? = nil) throws {
         lab = try TestLab(name)
         do {
             var hosts: [TestHost] = []
@@ -32,7 +33,7 @@ final class TestMesh: @unchecked Sendable {
             try lab.check(Shell.run([Paths.ferryctl, "ca", "init", "--ca-dir", caDirectory]))
             for host in hosts {
                 try lab.check(Shell.run([Paths.ferryctl, "ca", "issue-node", host.name, "--ca-dir", caDirectory,
-                                         "--out", credentials(host)]))
+                                         "--out", credentials(host)] + (nodeCredentialValidity.map { ["--validity", $0] } ?? [])))
             }
             var yaml = """
             apiVersion: ferry.dev/v1alpha1
