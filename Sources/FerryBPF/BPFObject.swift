@@ -43,6 +43,32 @@ public final class BPFObject: @unchecked Sendable {
 
     deinit { bpf_object__close(object) }
 
+    /// A map as an object file declares it.
+    public struct MapDefinition: Sendable, Equatable {
+        public var type: UInt32
+        public var keySize: UInt32
+        public var valueSize: UInt32
+        public var maxEntries: UInt32
+    }
+
+    /// The maps an object file declares, read without loading it (no
+    /// privileges needed): what the kernel will be asked to create.
+    public static func declaredMaps(path: String) throws -> [String: MapDefinition] {
+        guard let object = bpf_object__open_file(path, nil) else {
+            throw BPFError.last("open BPF object \(path)", detail: LibBPFLog.takeRecent())
+        }
+        defer { bpf_object__close(object) }
+        var maps: [String: MapDefinition] = [:]
+        var map = bpf_object__next_map(object, nil)
+        while let current = map {
+            maps[String(cString: bpf_map__name(current))] = MapDefinition(
+                type: UInt32(bpf_map__type(current).rawValue), keySize: bpf_map__key_size(current),
+                valueSize: bpf_map__value_size(current), maxEntries: bpf_map__max_entries(current))
+            map = bpf_object__next_map(object, current)
+        }
+        return maps
+    }
+
     public var programs: [BPFProgram] {
         var result: [BPFProgram] = []
         var program = bpf_object__next_program(object, nil)

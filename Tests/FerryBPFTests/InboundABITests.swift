@@ -16,8 +16,15 @@ import Testing
         #expect(read.workload == 7 && read.flags == UInt16(FERRY_INBOUND_STRICT) && read.listener == 0)
     }
 
-    @Test func podPairsFitTheSockmap() {
-        #expect(FerryDatapath.podListenerPairs == 256)
-        #expect(FerryDatapath.mapNames.contains("ferry_pod_listeners"))
+    /// The compiled program's SOCKMAP has a slot for each half of every pair
+    /// ferryd may hand out, and the ABI structs are the sizes the maps declare.
+    @Test func podPairsFitTheSockmapTheObjectDeclares() throws {
+        let maps = try BPFObject.declaredMaps(path: DatapathLayout.defaultObjectDirectory() + "/inbound.bpf.o")
+        let pods = try #require(maps["ferry_pod_listeners"])
+        #expect(pods.type == BPF_MAP_TYPE_SOCKMAP.rawValue)
+        #expect(pods.maxEntries == 2 * UInt32(FerryDatapath.podListenerPairs))
+        let inbound = try #require(maps["ferry_inbound"])
+        #expect(inbound.keySize == UInt32(MemoryLayout<ferry_inbound_key>.size))
+        #expect(inbound.valueSize == UInt32(MemoryLayout<ferry_inbound_value>.size))
     }
 }

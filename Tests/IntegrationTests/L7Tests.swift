@@ -475,10 +475,16 @@ struct L7Tests {
         let aborted = Double(faults.count(418)) / 2000
         #expect(abs(aborted - 0.30) <= 0.05, "abort share \(aborted): \(faults.statuses)")
         let log = setup.mesh.agents[0].process!.stdout.split(separator: "\n").filter { $0.contains("\"path\":\"/f\"") }
-        let delayed = Double(log.filter { $0.contains("\"response_flags\":\"DI\"") || $0.contains("\"duration_ms\":5") }.count)
-        let delayedShare = Double(log.filter { $0.contains("DI") }.count) / Double(max(log.count, 1))
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(log.count == 2000)
-        #expect(abs(delayedShare - 0.20 * 0.70) <= 0.05 || abs(delayedShare - 0.20) <= 0.05, "delay share \(delayedShare) (\(delayed))")
+        // Envoy's order: the delay, then the abort. A request both delayed and
+        // aborted is reported FI, so DI is the delayed share of those not
+        // aborted: 20 % of 70 %, each of them at least the 50 ms late.
+        let delayed = log.filter { $0["response_flags"] as? String == "DI" }
+        let delayedShare = Double(delayed.count) / Double(max(log.count, 1))
+        #expect(abs(delayedShare - 0.20 * 0.70) <= 0.04, "delay share \(delayedShare) of \(log.count)")
+        let early = delayed.filter { ($0["duration_ms"] as? Double ?? 0) < 50 }
+        #expect(early.isEmpty, "\(early.count) delayed requests took under 50 ms: \(early.prefix(3))")
     }
 
     @Test func h2loadAndGRPCThroughTheMesh() throws {

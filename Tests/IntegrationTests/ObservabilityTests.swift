@@ -97,16 +97,75 @@ struct ObservabilityTests {
         let hold = try setup.a.spawn("hold", in: "client", ["python3", Paths.testTool, "hold", "--to", "198.19.0.10:80", "--seconds", "8"])
         #expect(hold.waitForOutput("connected"))
         let agent = setup.agentA
-        let commands: [[String]] = [
-            ["status"], ["workloads"], ["services"], ["policies"], ["certs"], ["connections"],
-            ["connections", "--workload", "client", "--direction", "outbound"], ["maps"], ["maps", "dump", "ferry_conns"],
-            ["top", "--once", "--interval", "0.5"], ["logging"], ["check"],
+        try """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: echo-readers, namespace: demo}
+        spec:
+          selector: {matchLabels: {app: echo}}
+          rules: [{from: [{source: {principals: ["cluster.local/ns/demo/sa/client"]}}]}]
+        """.write(toFile: setup.mesh.configDirectory + "/policy.yaml", atomically: true, encoding: .utf8)
+        #expect(poll(timeout: 5) { (try? agent.ctl(["policies"]).stdout.contains("echo-readers")) == true })
+        // Each command, as a table and as JSON, says what this mesh holds: the
+        // words expected in the table, and the JSON decoded and checked.
+        let commands: [(command: [String], table: [String], json: (Any) -> Bool)] = [
+            (["status"], ["node node1", "ready:        yes", "enrolled:     demo/client", "1 live", "7/7 attached"], { json in
+                let status = json as? [String: Any]
+                return status?["node"] as? String == "node1" && status?["liveConnections"] as? Int == 1
+                    && (status?["enrolledWorkloads"] as? [String]) == ["demo/client"]
+            }),
+            (["workloads"], ["demo       client  node1", "demo       echo    node2", "yes", "no"], { json in
+                let rows = json as? [[String: Any]] ?? []
+                return rows.count == 2 && rows.contains { $0["key"] as? String == "demo/client" && $0["enrolled"] as? Bool == true }
+                    && rows.contains { $0["key"] as? String == "demo/echo" && $0["enrolled"] as? Bool == false && $0["node"] as? String == "node2" }
+            }),
+            (["services"], ["demo/echo", "198.19.0.10", "80/tcp", "demo/iperf"], { json in
+                let rows = json as? [[String: Any]] ?? []
+                return rows.contains { $0["hostname"] as? String == "echo.demo.svc.cluster.local" && ($0["vips"] as? [String]) == ["198.19.0.10"]
+                    && ($0["endpoints"] as? [String]) == ["demo/echo"] }
+            }),
+            (["policies"], ["echo-readers", "ALLOW"], { json in
+                (json as? [[String: Any]] ?? []).contains { "\($0)".contains("echo-readers") }
+            }),
+            (["certs"], ["spiffe://cluster.local/ns/demo/sa/client", "valid"], { json in
+                let rows = json as? [[String: Any]] ?? []
+                return rows.count == 1 && rows[0]["identity"] as? String == "spiffe://cluster.local/ns/demo/sa/client"
+                    && rows[0]["state"] as? String == "valid"
+            }),
+            (["connections"], ["demo/client  demo/echo", "198.19.0.10:80", "ESTABLISHED"], { json in
+                (json as? [[String: Any]] ?? []).contains { $0["sourceWorkload"] as? String == "demo/client"
+                    && $0["destinationWorkload"] as? String == "demo/echo" && $0["state"] as? String == "ESTABLISHED"
+                    && ($0["bytesSent"] as? Int ?? 0) > 0 && $0["route"] as? String == "hbone" }
+            }),
+            (["connections", "--workload", "echo", "--direction", "inbound"], ["DIRECTION"], { json in
+                (json as? [[String: Any]] ?? []).isEmpty  // node1 carries no inbound connection to echo
+            }),
+            (["maps"], ["ferry_conns", "ferry_enrolled", "lru_hash"], { json in
+                let rows = json as? [[String: Any]] ?? []
+                let enrolled = rows.first { $0["name"] as? String == "ferry_enrolled" }
+                return rows.count >= 12 && enrolled?["entries"] as? Int == 1
+                    && (rows.first { $0["name"] as? String == "ferry_conns" }?["entries"] as? Int ?? 0) >= 1
+            }),
+            (["maps", "dump", "ferry_enrolled"], ["CGROUP_ID", "false"], { json in
+                (json as? [[String: Any]] ?? []).count == 1
+            }),
+            (["top", "--once", "--interval", "0.5"], ["demo/client  demo/echo"], { json in
+                (json as? [[String: Any]] ?? []).contains { $0["source"] as? String == "demo/client"
+                    && $0["destination"] as? String == "demo/echo" && ($0["bytesPerSecond"] as? Double ?? 0) > 0 }
+            }),
+            (["logging"], ["log level: "], { json in (json as? [String: Any])?["level"] is String }),
+            (["check"], ["ok      kernel", "program type sk_lookup"], { json in
+                let rows = json as? [[String: Any]] ?? []
+                return rows.count >= 10 && rows.allSatisfy { $0["ok"] as? Bool == true }
+            }),
         ]
-        for command in commands {
+        for (command, words, check) in commands {
             let table = try agent.ctl(command)
-            #expect(table.ok && !table.stdout.isEmpty, "\(command): \(table.output)")
+            #expect(table.ok, "\(command): \(table.output)")
+            for word in words { #expect(table.stdout.contains(word), "\(command) table lacks '\(word)': \(table.stdout)") }
             let json = try agent.ctl(command + ["-o", "json"])
-            #expect(json.ok && (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "\(command) -o json: \(json.output)")
+            let decoded = try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8), options: [.fragmentsAllowed])
+            #expect(json.ok && decoded.map(check) == true, "\(command) -o json: \(json.output.prefix(2000))")
         }
         #expect(try agent.ctl(["status"]).stdout.contains("ready:        yes"))
         #expect(try agent.ctlJSON(["status"], as: AdminAPI.Status.self).waitingFor == [])
