@@ -226,6 +226,36 @@ struct CaptureTests {
         #expect(!attached.stdout.contains("ferry_"), "\(attached.stdout)")
     }
 
+    /// MeshConfig `failMode: closed`: while ferryd is down every captured
+    /// connect is refused in the kernel, whatever the destination; once it is
+    /// back the same connect is served.
+    @Test func failModeClosedRefusesWhileFerrydIsDown() throws {
+        let setup = try Setup("failclosed")
+        defer { setup.lab.tearDown() }
+        try setup.agent.writeConfig("mesh.yaml", """
+            apiVersion: ferry.dev/v1alpha1
+            kind: MeshConfig
+            metadata: {name: mesh}
+            spec: {failMode: closed}
+            """)
+        #expect(poll(timeout: 5) {
+            let entries = (try? setup.agent.ctlJSON(["maps", "dump", "ferry_enrolled"], as: [[String: String]].self)) ?? []
+            return entries.first?["fail_closed"] == "true"
+        }, "the workload's entry carries the fail mode for the kernel")
+        #expect(try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000).ok)
+
+        setup.agent.kill9()
+        let refused = try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000)
+        #expect(!refused.ok && refused.output.contains("Operation not permitted"), "\(refused.output)")
+        let counters = try setup.agent.ctlJSON(["maps", "dump", "ferry_counters"], as: [[String: String]].self)
+        #expect(counters.first { $0["counter"] == "fail_closed" }?["value"] == "1", "\(counters)")
+        #expect(counters.first { $0["counter"] == "fail_open" }?["value"] == "0", "\(counters)")
+
+        try setup.agent.start()
+        let served = try setup.send(to: "\(setup.server.ipv4):9000", bytes: 1000)
+        #expect(served.ok && served.stdout.hasPrefix("1000 "), "\(served.output)")
+    }
+
     @Test func ferryctlEnrollsAndUnenrollsWithoutEditingYAML() throws {
         let setup = try Setup("enroll", enrollClient: false)
         defer { setup.lab.tearDown() }

@@ -552,3 +552,30 @@ struct L7Tests {
         #expect(setup.mesh.agents[0].process!.isRunning)
     }
 }
+
+extension L7Tests {
+    /// HTTPRoute RequestMirror through the agents: every request is answered
+    /// by its backend and a copy goes to the mirror, whose answer is dropped.
+    @Test func requestMirrorSendsACopyAndKeepsTheAnswer() throws {
+        let setup = try Setup("l7mirror")
+        defer { setup.mesh.tearDown() }
+        try setup.apply("""
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: mirrored, namespace: demo}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: echo-v1, port: 80}]
+          rules:
+          - backendRefs: [{name: echo-v1, port: 80}]
+            filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo-v2, port: 80}}}]
+        """)
+        let (v1Before, v2Before) = (try setup.backendCount(9000), try setup.backendCount(9001))
+        let summary = try setup.requests("http://198.19.0.11/mirrored", count: 50, concurrency: 4)
+        #expect(summary.count(200) == 50, "\(summary.statuses)")
+        #expect(summary.workloads == ["v1": 50], "answers come from the route's backend only: \(summary.workloads)")
+        #expect(try setup.backendCount(9000) - v1Before == 50)
+        // Copies are sent without waiting for them: give the last ones a moment.
+        #expect(poll(timeout: 5) { ((try? setup.backendCount(9001)) ?? 0) - v2Before == 50 },
+                "the mirror got one copy per request: \((try? setup.backendCount(9001)) ?? -1) - \(v2Before)")
+    }
+}
