@@ -2,7 +2,7 @@
 # make bench: Ferry against baselines measured in the same run, printed as
 # tables with ratios. Needs root; builds its own lab of network namespaces.
 #   FERRY_BIN_DIR     release binaries (set by make bench)
-#   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http")
+#   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http http-rules")
 #   BENCH_SECONDS     length of each throughput run (default 5)
 #   BENCH_ROUNDS      rounds per scenario; each figure is the median (default 3)
 #   FUZZ_COUNT        cases per kind of input in the fuzz scenario (default 300)
@@ -12,7 +12,7 @@ source scripts/lib/netlab.sh
 BIN="${FERRY_BIN_DIR:?set FERRY_BIN_DIR}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 RR_COUNT="${BENCH_RR_COUNT:-20000}"
-SCENARIOS="${BENCH_SCENARIOS:-same-node cross-node policy http}"
+SCENARIOS="${BENCH_SCENARIOS:-same-node cross-node policy http http-rules}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 trap lab_teardown EXIT INT TERM
 
@@ -55,7 +55,7 @@ ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]);
 delta() { python3 -c "import sys; print('%+.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
 row() { printf '%-30s %12s %12s %12s %14s\n' "$@"; }
 rss_mib() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-ferryd_pid() { pgrep -f "ferryd --config-dir $LAB_DIR/mesh --node $1" | head -1; }
+ferryd_pid() { local pid; pid=$(lab_pid "ferryd-$1"); if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi; }
 
 # The mesh every scenario shares: a CA, node credentials, one config directory.
 CONFIG="$LAB_DIR/mesh"
@@ -317,7 +317,7 @@ http() {
     local b; b=$(lab_ip bench-b)
     local pids hpids
     pids="$(ferryd_pid bench-a) $(ferryd_pid bench-b)"
-    hpids=$(pgrep -f "haproxy -db -f $LAB_DIR/haproxy/http-" | tr '\n' ' ')
+    hpids="$(lab_pid haproxy-http-a) $(lab_pid haproxy-http-b)"
     local drr_1=() drr_2=() frr_1=() frr_2=() frr_3=() hrr_1=() hrr_2=() hrr_3=()
     local dsat_1=() dsat_2=() dsat_3=() fsat_1=() fsat_2=() fsat_3=() hsat_1=() hsat_2=() hsat_3=()
     for _ in $(seq "$ROUNDS"); do
@@ -339,6 +339,40 @@ http() {
     row "p50 at saturation (µs)" "$(med dsat_2)" "$(med fsat_2)" "$(med hsat_2)" ""
     row "p99 at saturation (µs)" "$(med dsat_3)" "$(med fsat_3)" "$(med hsat_3)" ""
     echo "targets: p50 overhead ≤ 100 µs at 1,000 req/s; ≥ 1.2× HAProxy's req/s"
+}
+
+# The destination's own check of each request: the HTTP runs again with a
+# path rule on the web workload, which makes bench-b parse every request it
+# receives instead of forwarding the HBONE stream's bytes.
+http_rules() {
+    echo
+    echo "== HTTP across nodes: byte stream at the destination vs the destination checking each request =="
+    local pids; pids="$(ferryd_pid bench-a) $(ferryd_pid bench-b)"
+    local off_1=() off_2=() off_3=() on_1=() on_2=() on_3=() offsat_1=() offsat_2=() onsat_1=() onsat_2=()
+    local rule="$CONFIG/policy-web-paths.yaml"
+    for _ in $(seq "$ROUNDS"); do
+        rm -f "$rule"; sleep 1.5
+        measure off with_cpu "$pids" httprr bench-a client 198.19.0.30 80 1000
+        measure offsat saturate bench-a client "http://198.19.0.30/"
+        cat > "$rule" <<YAML
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: web-paths, namespace: bench}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/forbidden", "/admin/*"]}}]}]
+YAML
+        sleep 1.5   # the open streams are closed by the policy change; new ones are parsed
+        measure on with_cpu "$pids" httprr bench-a client 198.19.0.30 80 1000
+        measure onsat saturate bench-a client "http://198.19.0.30/"
+    done
+    rm -f "$rule"
+    row "metric" "bytes" "parsed" "" "parsed − bytes"
+    row "p50 at 1,000 req/s (µs)" "$(med off_1)" "$(med on_1)" "" "$(delta "$(med off_1)" "$(med on_1)")"
+    row "p99 at 1,000 req/s (µs)" "$(med off_2)" "$(med on_2)" "" "$(delta "$(med off_2)" "$(med on_2)")"
+    row "CPU per 1,000 req/s (%)" "$(med off_3)" "$(med on_3)" "" "$(delta "$(med off_3)" "$(med on_3)") (both agents)"
+    row "max req/s (wrk, 16 conns)" "$(med offsat_1)" "$(med onsat_1)" "" "$(ratio "$(med offsat_1)" "$(med onsat_1)")×"
 }
 
 # ---------------------------------------------------------------------------
@@ -394,7 +428,7 @@ fuzz_config() {
     lab_spawn fuzz-traffic bench-a client wrk -t1 -c4 -d"$(($1 + 30))"s "http://198.19.0.30/"
     local status=0
     python3 scripts/fuzz/config.py "$CONFIG" "$(ferryd_pid bench-a),$(ferryd_pid bench-b)" "$1" 5 || status=$?
-    pkill -f "wrk -t1 -c4 -d" || true
+    lab_stop fuzz-traffic
     return "$status"
 }
 
@@ -406,6 +440,7 @@ for scenario in $SCENARIOS; do
         cross-node) cross_node ;;
         policy) policy ;;
         http) http ;;
+        http-rules) http_rules ;;
         fuzz) fuzz ;;
         *) echo "unknown scenario $scenario" >&2 ;;
     esac

@@ -9,6 +9,9 @@ LAB_CGROUP_MOUNT="$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinf
 LAB_CGROUP_ROOT="$LAB_CGROUP_MOUNT/ferry-lab-$LAB_ID"
 LAB_DIR="${LAB_DIR:-/tmp/ferry-lab-$LAB_ID}"
 LAB_PIDS=()
+# The PID of each process lab_spawn started, by its NAME (lab_run execs, so it
+# is the command's own): processes are stopped by PID, never by pattern.
+declare -A LAB_PID_OF=()
 LAB_HOSTS=0
 
 lab_init() {
@@ -57,6 +60,18 @@ lab_spawn() {
     local name=$1 host=$2 cg=$3; shift 3
     lab_run "$host" "$cg" "$@" >"$LAB_DIR/$name.out" 2>"$LAB_DIR/$name.err" &
     LAB_PIDS+=($!)
+    LAB_PID_OF[$name]=$!
+}
+
+# lab_pid NAME: the PID of the process lab_spawn started as NAME.
+lab_pid() { echo "${LAB_PID_OF[$1]:-}"; }
+
+# lab_stop NAME: ends that process (TERM, then KILL after 3 s) and waits for it.
+lab_stop() {
+    local pid; pid=$(lab_pid "$1"); [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 # lab_wait_for FILE TEXT [SECONDS]
