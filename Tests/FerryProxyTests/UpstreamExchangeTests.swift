@@ -112,6 +112,38 @@ import Testing
         #expect(!channel.isActive)
     }
 
+    /// A server that closes before answering (a keep-alive timeout striking
+    /// as the request went out) is told apart from one that fails mid-answer:
+    /// the pool may send the request again on a fresh connection.
+    @Test func aServerThatClosesBeforeAnsweringIsToldApart() throws {
+        let exchange = UpstreamExchange()
+        let channel = EmbeddedChannel(handler: exchange)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        let get = ProxiedRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"), body: ByteBuffer(), trailers: nil)
+        let response = exchange.send(get, on: channel.eventLoop)
+        let outcome = Mutex<Result<ProxiedResponse, Error>?>(nil)
+        response.whenComplete { result in outcome.withLock { $0 = result } }
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        channel.embeddedEventLoop.run()
+        guard case .failure(let error as UpstreamFailure) = outcome.withLock({ $0 }), case .closedBeforeAnswer(sent: true) = error else {
+            Issue.record("expected closedBeforeAnswer(sent: true): \(String(describing: outcome.withLock { $0 }))")
+            return
+        }
+        // A second request on it is not sent at all.
+        let request = ProxiedRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/"), body: ByteBuffer(), trailers: nil)
+        #expect(throws: UpstreamFailure.closedBeforeAnswer(sent: false)) { try exchange.send(request, on: channel.eventLoop).wait() }
+    }
+
+    @Test(arguments: [
+        (HTTPMethod.GET, true, true), (.GET, false, true), (.PUT, true, true), (.DELETE, true, true),
+        (.POST, true, false), (.POST, false, true), (.PATCH, true, false),
+    ])
+    func aRequestGoesAgainOnAFreshConnectionOnlyWhenThatIsSafe(method: HTTPMethod, sent: Bool, resend: Bool) {
+        let request = ProxiedRequest(head: HTTPRequestHead(version: .http1_1, method: method, uri: "/"), body: ByteBuffer(), trailers: nil)
+        #expect(UpstreamPool.mayResendOnAFreshConnection(request, after: .closedBeforeAnswer(sent: sent)) == resend)
+        #expect(!UpstreamPool.mayResendOnAFreshConnection(request, after: .reset("mid-answer")))
+    }
+
     private func sendStreamed(_ head: HTTPRequestHead) throws -> (EmbeddedChannel, UpstreamExchange, BodyStream, EventLoopFuture<ProxiedResponse>) {
         let exchange = UpstreamExchange()
         let channel = EmbeddedChannel(handler: exchange)

@@ -174,7 +174,7 @@ struct PodInboundTests {
         let process = try agent.start()
         try #require(poll(timeout: 10) { process.stderr.contains("inbound capture attached to a workload namespace") },
                      "\(process.stderr.suffix(2000))")
-        #expect(process.stderr.contains("ferry.address=::1:15006 ferry.netns=/run/netns/\(pod.namespace)"), "IPv6 half of the pair is up")
+        #expect(process.stderr.contains("ferry.address=[::1]:15006 ferry.netns=/run/netns/\(pod.namespace)"), "IPv6 half of the pair is up")
         let entries = try agent.ctlJSON(["maps", "dump", "ferry_inbound"], as: [[String: String]].self)
         #expect(entries.filter { $0["listener"] == "pod pair 1" }.count == 2, "both workloads name the namespace's pair: \(entries)")
 

@@ -269,6 +269,11 @@ final class L7Proxy: Sendable {
                 inFlight.end(endpoint)
                 outcome.flags = .upstreamOverflow
                 return (.local(.serviceUnavailable, reason: "circuit breaker: maxConnections", version: version), outcome)
+            } catch UpstreamFailure.denied(let reason) {
+                // The destination's own policy, applied by its agent: an answer, not a failure.
+                inFlight.end(endpoint)
+                outcome.flags = .deny
+                return (.local(.forbidden, reason: reason, version: version), outcome)
             } catch UpstreamFailure.responseTooLarge(let limit) {
                 // The upstream answered; Ferry cannot hold the answer. Not a retry or ejection case.
                 inFlight.end(endpoint)

@@ -3,11 +3,19 @@ import NIOHTTP1
 
 /// Why an upstream exchange did not produce a response; the retry policy and
 /// the outlier detector tell these apart (connect failure, reset, timeout).
-enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
+enum UpstreamFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case connectFailed(String)
     case reset(String)
+    /// The connection was closed before any of the answer arrived: on a
+    /// reused keep-alive connection, most likely closed by the server (an
+    /// idle timeout, a policy change) as the request was handed to it.
+    /// `sent` says whether any of the request was written.
+    case closedBeforeAnswer(sent: Bool)
     case timedOut
     case overflow(String)
+    /// The destination agent refused the tunnel under its own policy (HBONE
+    /// 401 or 403): the request is denied, not the upstream broken.
+    case denied(String)
     /// The response body passed the limit; the connection was closed.
     case responseTooLarge(Int)
 
@@ -15,8 +23,10 @@ enum UpstreamFailure: Error, Sendable, CustomStringConvertible {
         switch self {
         case .connectFailed(let detail): "upstream connect failed: \(detail)"
         case .reset(let detail): "upstream reset: \(detail)"
+        case .closedBeforeAnswer(let sent): "upstream closed the connection before answering (request \(sent ? "" : "not ")sent)"
         case .timedOut: "upstream request timed out"
         case .overflow(let detail): "upstream overflow: \(detail)"
+        case .denied(let reason): "denied by the destination: \(reason)"
         case .responseTooLarge(let limit): "upstream response body over \(limit) bytes"
         }
     }
@@ -54,11 +64,11 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     /// Sends a request; must be called on the channel's event loop.
     func send(_ request: ProxiedRequest, on eventLoop: EventLoop) -> EventLoopFuture<ProxiedResponse> {
         guard let context else {
-            return eventLoop.makeFailedFuture(UpstreamFailure.reset("upstream channel closed"))
+            return eventLoop.makeFailedFuture(UpstreamFailure.closedBeforeAnswer(sent: false))
         }
         let promise = context.eventLoop.makePromise(of: ProxiedResponse.self)
-        guard pending == nil, context.channel.isActive else {
-            promise.fail(UpstreamFailure.reset("upstream channel not available"))
+        guard pending == nil, reusable, context.channel.isActive else {
+            promise.fail(UpstreamFailure.closedBeforeAnswer(sent: false))
             return promise.futureResult
         }
         pending = promise
@@ -196,7 +206,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
         failStreaming()
         abandonSending()
         reusable = false
-        pending?.fail(UpstreamFailure.reset("upstream closed the connection mid-exchange"))
+        pending?.fail(head == nil ? UpstreamFailure.closedBeforeAnswer(sent: true) : .reset("upstream closed the connection mid-exchange"))
         pending = nil
         context.fireChannelInactive()
     }
@@ -212,7 +222,7 @@ final class UpstreamExchange: ChannelDuplexHandler, RemovableChannelHandler {
     /// pool rather than waiting, half-open, to be handed the next request.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            fail(UpstreamFailure.reset("upstream closed the connection mid-exchange"), context: context)
+            fail(head == nil ? .closedBeforeAnswer(sent: true) : .reset("upstream closed the connection mid-exchange"), context: context)
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -63,25 +63,44 @@ final class UpstreamPool: Sendable {
             let connection = try await http2Connection(route)
             return try await sendOnStream(request, connection: connection)
         }
-        let connection: Connection
         if let reused = takeIdle(route.key, preferring: route.eventLoop) {
-            connection = reused
-        } else {
-            guard let closed = admitConnection() else { throw UpstreamFailure.overflow("maxConnections to \(route.key.address)") }
             do {
-                connection = try await open(route)
-            } catch {
-                closed()
-                throw error
+                return try await send(request, on: reused, key: route.key)
+            } catch let failure as UpstreamFailure where Self.mayResendOnAFreshConnection(request, after: failure) {
+                // The server closed the keep-alive connection as it was handed
+                // the request (an idle timeout, a policy change): once more on
+                // a new connection, as HTTP clients do (RFC 9110 §9.2.2).
+                reused.channel.close(promise: nil)
             }
-            connection.channel.closeFuture.whenComplete { _ in closed() }
         }
+        guard let closed = admitConnection() else { throw UpstreamFailure.overflow("maxConnections to \(route.key.address)") }
+        let connection: Connection
+        do {
+            connection = try await open(route)
+        } catch {
+            closed()
+            throw error
+        }
+        connection.channel.closeFuture.whenComplete { _ in closed() }
+        return try await send(request, on: connection, key: route.key)
+    }
+
+    /// After a reused connection failed before any answer: a request none of
+    /// which was written may always go again; one that was written, only when
+    /// its method is idempotent and its body is whole.
+    static func mayResendOnAFreshConnection(_ request: ProxiedRequest, after failure: UpstreamFailure) -> Bool {
+        guard case .closedBeforeAnswer(let sent) = failure, request.rest == nil else { return false }
+        return !sent || [.GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE].contains(request.head.method)
+    }
+
+    /// One exchange on an HTTP/1.1 connection; it goes back to the pool when
+    /// reusable, at the end of a streamed body if there is one.
+    private func send(_ request: ProxiedRequest, on connection: Connection, key: Key) async throws -> ProxiedResponse {
         let loop = connection.channel.eventLoop
         let (response, reusable) = try await loop.onLoop {
             let exchange = connection.exchange!
             return exchange.value.send(request, on: loop).map { ($0, exchange.value.isIdle) }
         }.get()
-        let key = route.key
         let release: @Sendable (Bool) -> Void = { reusable in
             if reusable { self.putIdle(key, connection) } else { connection.channel.close(promise: nil) }
         }
@@ -216,7 +235,11 @@ final class UpstreamPool: Sendable {
                 try configure(stream)
             }
         } catch let refused as HBONEConnectHandler.Refused {
-            throw refused.status == 503 ? UpstreamFailure.connectFailed("\(refused)") : UpstreamFailure.reset("\(refused)")
+            switch refused.status {
+            case 503: throw UpstreamFailure.connectFailed("\(refused)")
+            case 401, 403: throw UpstreamFailure.denied(refused.reason)
+            default: throw UpstreamFailure.reset("\(refused)")
+            }
         } catch {
             throw UpstreamFailure.connectFailed("HBONE to \(node): \(error)")
         }
