@@ -1,6 +1,7 @@
 import CLibBPF
 import FerryHTTP
 import Glibc
+import NIOCore
 
 /// A listening socket made by hand rather than by NIO, for when ferryd needs its
 /// descriptor (to put it in a SOCKMAP) before handing it to NIO.
@@ -19,31 +20,15 @@ enum RawListener {
         var mark = UInt32(FERRY_SOCKET_MARK)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if marked { setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, socklen_t(MemoryLayout<UInt32>.size)) }
-        var rc: Int32
-        if address.isIPv6 {
-            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = in_port_t(UInt16(address.port).bigEndian)
-            guard inet_pton(AF_INET6, address.host, &sa.sin6_addr) == 1 else {
-                close(fd)
-                throw ListenError(address: address, reason: "'\(address.host)' is not an IPv6 address")
-            }
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        } else {
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = in_port_t(UInt16(address.port).bigEndian)
-            guard inet_pton(AF_INET, address.host, &sa.sin_addr) == 1 else {
-                close(fd)
-                throw ListenError(address: address, reason: "'\(address.host)' is not an IPv4 address")
-            }
-            rc = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+        if address.isIPv6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size)) }
+        let socketAddress: SocketAddress
+        do {
+            socketAddress = try address.socketAddress()
+        } catch {
+            close(fd)
+            throw error
         }
+        let rc = socketAddress.withSockAddr { bind(fd, $0, socklen_t($1)) }
         guard rc == 0 else { defer { close(fd) }; throw failure("bind") }
         guard listen(fd, 1024) == 0 else { defer { close(fd) }; throw failure("listen") }
         return fd
