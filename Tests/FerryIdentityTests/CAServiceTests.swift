@@ -82,6 +82,17 @@ import X509
         }
     }
 
+    /// An expired node credential gets nothing, and the refusal says why.
+    @Test func anExpiredNodeCredentialIsRefusedSayingSo() async throws {
+        try await withCAServer { port, _, _ in
+            let short = try authority.issueNodeCredential(node: "node-a", validity: .seconds(1))
+            try await Task.sleep(for: .seconds(2))
+            let source = try RemoteCertificateSource(address: "127.0.0.1:\(port)", credential: short, logger: quietLogger)
+            let error = await #expect(throws: (any Error).self) { try await source.nodeCredential(for: "node-a") }
+            #expect("\(error.map { "\($0)" } ?? "")".lowercased().contains("expired"), "\(String(describing: error))")
+        }
+    }
+
     @Test func clientWithoutACertificateIsRefusedAtTheTLSLayer() async throws {
         try await withCAServer { port, _, _ in
             var configuration = TLSConfiguration.makeClientConfiguration()
