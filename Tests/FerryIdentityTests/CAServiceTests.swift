@@ -75,7 +75,8 @@ import X509
                         "\(String(describing: refusal))")
                 await #expect(throws: SigningRefused.self) { try await revoked.nodeCredential(for: "node-a") }
             }
-            try await Task.sleep(for: .seconds(1))
+            // Certificates carry whole seconds: one issued after the revocation's second.
+            try await Task.sleep(for: .seconds(2))
             let reissued = try authority.issueNodeCredential(node: "node-a", validity: .seconds(3600))
             let fresh = try RemoteCertificateSource(address: "127.0.0.1:\(port)", credential: reissued, logger: quietLogger)
             #expect(try await fresh.sign(csrPEM: WorkloadCSR(identity: web).pem, identity: web).count == 2)

@@ -91,9 +91,8 @@ public final class HBONEPool: Sendable {
         let multiplexerPromise = loop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
         let channel: EventLoopFuture<Channel>
         do {
-            channel = ClientBootstrap(group: loop)
-                .channelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue)
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            channel = Listener.markedClient(loop)
+                .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(ChannelOptions.recvAllocator, value: Listener.receiveAllocator)
                 .connectTimeout(connectTimeout)
                 .channelInitializer { [logger] channel in

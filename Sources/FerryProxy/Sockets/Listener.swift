@@ -30,14 +30,20 @@ enum Listener {
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .childChannelOption(ChannelOptions.autoRead, value: false)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
             .childChannelInitializer(accept)
-        if marked {
+        if marked && FerrySocketOptions.canMark {
             // Accepted sockets inherit the mark: sockops then tracks them as Ferry's.
             bootstrap = bootstrap.serverChannelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue)
         }
         return bootstrap
+    }
+
+    /// A client bootstrap whose sockets carry Ferry's mark (where it may be set).
+    static func markedClient(_ group: EventLoopGroup) -> ClientBootstrap {
+        let bootstrap = ClientBootstrap(group: group)
+        return FerrySocketOptions.canMark ? bootstrap.channelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue) : bootstrap
     }
 
     /// An outgoing connection from ferryd: marked (never captured), on the given
@@ -45,11 +51,10 @@ enum Listener {
     static func connect(to address: IPEndpoint, on eventLoop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<Channel> {
         do {
             let target = try address.nioAddress()
-            return ClientBootstrap(group: eventLoop)
-                .channelOption(FerrySocketOptions.mark, value: FerrySocketOptions.markValue)
+            return markedClient(eventLoop)
                 .channelOption(ChannelOptions.autoRead, value: false)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(ChannelOptions.recvAllocator, value: Self.receiveAllocator)
                 .connectTimeout(timeout)
                 .connect(to: target)

@@ -12,6 +12,10 @@ enum FerrySocketOptions {
         level: NIOBSDSocket.OptionLevel(rawValue: SOL_SOCKET), name: NIOBSDSocket.Option(rawValue: SO_MARK)
     )
     static let markValue = ChannelOptions.Types.SocketOption.Value(FERRY_SOCKET_MARK)
+    /// Whether this process may set SO_MARK (CAP_NET_ADMIN). ferryd refuses
+    /// to start without it, so the agent always marks; unprivileged unit
+    /// tests, with no BPF program to tell marked sockets apart, skip it.
+    static let canMark = !Capabilities.missing().contains("CAP_NET_ADMIN")
 
     /// Where a captured connection was going and which workload made it, from
     /// `getsockopt(SOL_IP, FERRY_SO_ORIGIN)` (answered by the cgroup/getsockopt program).
