@@ -58,9 +58,15 @@ lab_run() {
 # lab_spawn NAME HOST CGROUP CMD...: same, in the background; logs in $LAB_DIR/NAME.{out,err}.
 lab_spawn() {
     local name=$1 host=$2 cg=$3; shift 3
-    lab_run "$host" "$cg" "$@" >"$LAB_DIR/$name.out" 2>"$LAB_DIR/$name.err" &
+    local path; path=$(lab_cgroup "$host" "$cg")
+    # A simple command in the background (not the lab_run function, which
+    # would run in a subshell): sh execs nsenter, which execs CMD, so $! is
+    # CMD's own PID.
+    sh -c 'echo $$ > "$0/cgroup.procs" && ns=$1 && shift && exec nsenter --net=/run/netns/$ns "$@"' \
+        "$path" "$(lab_ns "$host")" "$@" >"$LAB_DIR/$name.out" 2>"$LAB_DIR/$name.err" &
     LAB_PIDS+=($!)
     LAB_PID_OF[$name]=$!
+    disown "$!"   # teardown ends it by PID; no job notice when it does
 }
 
 # lab_pid NAME: the PID of the process lab_spawn started as NAME.
