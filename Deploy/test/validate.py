@@ -462,7 +462,7 @@ EXPECTED_RULES = {
         "": {"nodes": READ, "pods": READ, "namespaces": READ, "services": READ},
         "discovery.k8s.io": {"endpointslices": READ},
         "security.istio.io": {"authorizationpolicies": READ, "peerauthentications": READ},
-        "gateway.networking.k8s.io": {"httproutes": READ},
+        "gateway.networking.k8s.io": {"httproutes": READ, "grpcroutes": READ},
         "networking.istio.io": {"destinationrules": READ, "virtualservices": READ, "workloadentries": READ},
         "ferry.dev": {"ratelimits": READ},
     },

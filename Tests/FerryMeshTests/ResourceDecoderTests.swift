@@ -139,6 +139,30 @@ import Testing
         #expect(error.message.contains("apiVersion 'networking.istio.io/v2'"))
     }
 
+    /// A user's Gateway API YAML comes with ReferenceGrants (which GAMMA does
+    /// not need, so they are read past) and may hold route kinds Ferry does
+    /// not implement (kept, so route status can say so).
+    @Test func gatewayAPIKindsFerryNeedsNotOrImplementsNot() throws {
+        let resources = try decode("""
+        apiVersion: gateway.networking.k8s.io/v1beta1
+        kind: ReferenceGrant
+        metadata: {name: allow, namespace: store}
+        spec:
+          from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: shop}]
+          to: [{group: "", kind: Service}]
+        ---
+        apiVersion: gateway.networking.k8s.io/v1alpha2
+        kind: TCPRoute
+        metadata: {name: db, namespace: store}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: db, port: 5432}]
+          rules: [{backendRefs: [{name: db-v2, port: 5432}]}]
+        """)
+        #expect(resources == [.unsupportedRoute(UnsupportedRoute(
+            kind: "TCPRoute", name: "db", namespace: "store",
+            parentRefs: [RouteParentRef(service: ServiceName(name: "db", namespace: "store"), port: 5432)]))])
+    }
+
     @Test func unknownKindInAMeshGroupIsATypo() throws {
         let error = try #require(decodeError("""
         apiVersion: ferry.dev/v1alpha1

@@ -46,6 +46,7 @@ public struct KubernetesKind: Sendable {
             .decoded("AuthorizationPolicy", "security.istio.io/v1", "authorizationpolicies"),
             .decoded("PeerAuthentication", "security.istio.io/v1", "peerauthentications"),
             .decoded("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes"),
+            .decoded("GRPCRoute", "gateway.networking.k8s.io/v1", "grpcroutes"),
             .decoded("DestinationRule", "networking.istio.io/v1", "destinationrules"),
             .decoded("VirtualService", "networking.istio.io/v1", "virtualservices"),
             .decoded("RateLimit", "ferry.dev/v1alpha1", "ratelimits"),

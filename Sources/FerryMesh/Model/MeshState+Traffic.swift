@@ -7,6 +7,11 @@ extension MeshState {
         (trafficIndex.routesByService[service.key] ?? []).map { httpRoutes[$0] }
     }
 
+    /// GRPCRoutes with a parentRef to the Service, from any namespace, sorted by key.
+    public func grpcRoutes(for service: MeshService) -> [GRPCRoute] {
+        (trafficIndex.grpcRoutesByService[service.key] ?? []).map { grpcRoutes[$0] }
+    }
+
     /// The DestinationRule for requests to the Service, looked up as Istio does:
     /// a rule in the client's namespace, else in the Service's, else in the
     /// root namespace; the oldest (then the first by name) within a namespace.

@@ -20,6 +20,10 @@ public final class MeshState: Sendable {
     /// Sorted by key. FerryPolicy matches requests against them (`HTTPRouteTable`).
     public let httpRoutes: [HTTPRoute]
     /// Sorted by key.
+    public let grpcRoutes: [GRPCRoute]
+    /// Route kinds Ferry does not implement, kept for route status; sorted by key.
+    public let unsupportedRoutes: [UnsupportedRoute]
+    /// Sorted by key.
     public let destinationRules: [DestinationRule]
     /// The fault injection of VirtualServices, sorted by key.
     public let virtualServices: [VirtualServiceFaults]
@@ -52,6 +56,8 @@ public final class MeshState: Sendable {
         var authorizationPolicies: [AuthorizationPolicy] = []
         var peerAuthentications: [PeerAuthentication] = []
         var httpRoutes: [HTTPRoute] = []
+        var grpcRoutes: [GRPCRoute] = []
+        var unsupportedRoutes: [UnsupportedRoute] = []
         var destinationRules: [DestinationRule] = []
         var virtualServices: [VirtualServiceFaults] = []
         var rateLimits: [RateLimit] = []
@@ -76,6 +82,8 @@ public final class MeshState: Sendable {
             case .authorizationPolicy(let policy): authorizationPolicies.append(policy)
             case .peerAuthentication(let policy): peerAuthentications.append(policy)
             case .httpRoute(let route): httpRoutes.append(route)
+            case .grpcRoute(let route): grpcRoutes.append(route)
+            case .unsupportedRoute(let route): unsupportedRoutes.append(route)
             case .destinationRule(let rule): destinationRules.append(rule)
             case .virtualService(let faults): virtualServices.append(faults)
             case .rateLimit(let limit): rateLimits.append(limit)
@@ -100,6 +108,8 @@ public final class MeshState: Sendable {
         authorizationPolicies.sort { $0.key < $1.key }
         peerAuthentications.sort { $0.key < $1.key }
         httpRoutes.sort { $0.key < $1.key }
+        grpcRoutes.sort { $0.key < $1.key }
+        unsupportedRoutes.sort { ($0.kind, $0.key) < ($1.kind, $1.key) }
         destinationRules.sort { $0.key < $1.key }
         virtualServices.sort { $0.key < $1.key }
         rateLimits.sort { $0.key < $1.key }
@@ -114,10 +124,12 @@ public final class MeshState: Sendable {
         self.authorizationPolicies = authorizationPolicies
         self.peerAuthentications = peerAuthentications
         self.httpRoutes = httpRoutes
+        self.grpcRoutes = grpcRoutes
+        self.unsupportedRoutes = unsupportedRoutes
         self.destinationRules = destinationRules
         self.virtualServices = virtualServices
         self.rateLimits = rateLimits
-        trafficIndex = try TrafficIndex(httpRoutes: httpRoutes, destinationRules: destinationRules,
+        trafficIndex = try TrafficIndex(httpRoutes: httpRoutes, grpcRoutes: grpcRoutes, destinationRules: destinationRules,
                                         virtualServices: virtualServices, rateLimits: rateLimits, located: seen)
         self.resources = resources
 

@@ -12,6 +12,10 @@ public enum Resource: Sendable, Hashable {
     case authorizationPolicy(AuthorizationPolicy)
     case peerAuthentication(PeerAuthentication)
     case httpRoute(HTTPRoute)
+    case grpcRoute(GRPCRoute)
+    /// A Gateway API route kind Ferry does not implement (TCPRoute, TLSRoute,
+    /// UDPRoute): kept so route status can say so.
+    case unsupportedRoute(UnsupportedRoute)
     case destinationRule(DestinationRule)
     /// A VirtualService, of which Ferry reads only fault injection.
     case virtualService(VirtualServiceFaults)
@@ -29,6 +33,8 @@ public enum Resource: Sendable, Hashable {
         case .authorizationPolicy(let p): ResourceKey(kind: "AuthorizationPolicy", namespace: p.namespace, name: p.name)
         case .peerAuthentication(let p): ResourceKey(kind: "PeerAuthentication", namespace: p.namespace, name: p.name)
         case .httpRoute(let r): ResourceKey(kind: "HTTPRoute", namespace: r.namespace, name: r.name)
+        case .grpcRoute(let r): ResourceKey(kind: "GRPCRoute", namespace: r.namespace, name: r.name)
+        case .unsupportedRoute(let r): ResourceKey(kind: r.kind, namespace: r.namespace, name: r.name)
         case .destinationRule(let r): ResourceKey(kind: "DestinationRule", namespace: r.namespace, name: r.name)
         case .virtualService(let v): ResourceKey(kind: "VirtualService", namespace: v.namespace, name: v.name)
         case .rateLimit(let r): ResourceKey(kind: "RateLimit", namespace: r.namespace, name: r.name)
@@ -78,7 +84,7 @@ public enum ResourceDecoder {
     /// switch below (FerryKubernetesTests checks that kinds left out really are).
     public static let decodedKinds: Set<String> = [
         "MeshConfig", "Node", "Namespace", "Pod", "Service", "EndpointSlice", "WorkloadEntry",
-        "AuthorizationPolicy", "PeerAuthentication", "HTTPRoute", "DestinationRule", "VirtualService", "RateLimit",
+        "AuthorizationPolicy", "PeerAuthentication", "HTTPRoute", "GRPCRoute", "DestinationRule", "VirtualService", "RateLimit",
     ]
 
     public static func decode(yaml text: String, file: String) throws -> [LocatedResource] {
@@ -154,6 +160,15 @@ public enum ResourceDecoder {
         case "HTTPRoute" where strict:
             try requireVersion(HTTPRoute.apiVersions)
             return .httpRoute(try HTTPRoute(document: document, root: root))
+        case "GRPCRoute" where strict:
+            try requireVersion(GRPCRoute.apiVersions)
+            return .grpcRoute(try GRPCRoute(document: document, root: root))
+        case _ where group == "gateway.networking.k8s.io" && UnsupportedRoute.kinds.contains(kind):
+            return .unsupportedRoute(try UnsupportedRoute(kind: kind, document: document, root: root))
+        // GAMMA routes reach backends in any namespace without one (GEP-1294),
+        // so a ReferenceGrant grants nothing Ferry would refuse: read past it.
+        case "ReferenceGrant" where group == "gateway.networking.k8s.io":
+            return nil
         case "DestinationRule" where strict:
             try requireVersion(DestinationRule.apiVersions)
             return .destinationRule(try DestinationRule(document: document, root: root))

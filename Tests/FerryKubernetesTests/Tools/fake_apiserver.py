@@ -78,6 +78,7 @@ RESOURCES = {
     "authorizationpolicies": ("security.istio.io", "v1", "AuthorizationPolicy", True),
     "peerauthentications": ("security.istio.io", "v1", "PeerAuthentication", True),
     "httproutes": ("gateway.networking.k8s.io", "v1", "HTTPRoute", True),
+    "grpcroutes": ("gateway.networking.k8s.io", "v1", "GRPCRoute", True),
 }
 PLURAL_OF_KIND = {kind: plural for plural, (_, _, kind, _) in RESOURCES.items()}
 

@@ -122,6 +122,79 @@ import Testing
         #expect(route.rules.first?.backendRefs.isEmpty == true)
     }
 
+    /// GAMMA: backends in any namespace need no ReferenceGrant, and a
+    /// backendRef carries filters of its own.
+    @Test func backendRefsReachAnyNamespaceAndCarryTheirOwnFilters() throws {
+        let route = try Self.route("""
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: consumer, namespace: shop}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: echo, namespace: store}]
+          rules:
+          - matches: [{path: {value: /a}}]
+            filters: [{type: RequestMirror, requestMirror: {backendRef: {name: shadow, namespace: audit, port: 80}}}]
+            backendRefs:
+            - name: echo-v1
+              namespace: store
+              port: 80
+              filters:
+              - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Version, value: v1}]}}
+              - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Served, value: v1}]}}
+              - {type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}
+            - {name: echo-v2, port: 80}
+        """)
+        #expect(route.parentRefs == [HTTPRoute.ParentRef(service: ServiceName(name: "echo", namespace: "store"))])
+        let rule = try #require(route.rules.first)
+        #expect(rule.problems.isEmpty)
+        #expect(rule.filters == [.requestMirror(RequestMirror(service: ServiceName(name: "shadow", namespace: "audit"), port: 80))])
+        #expect(rule.backendRefs == [
+            HTTPRoute.BackendRef(service: ServiceName(name: "echo-v1", namespace: "store"), port: 80, filters: [
+                .requestHeaderModifier(HeaderModifier(set: [HTTPHeaderField(name: "X-Version", value: "v1")])),
+                .responseHeaderModifier(HeaderModifier(add: [HTTPHeaderField(name: "X-Served", value: "v1")])),
+                .urlRewrite(URLRewrite(path: .replacePrefixMatch("/b"))),
+            ]),
+            HTTPRoute.BackendRef(service: ServiceName(name: "echo-v2", namespace: "shop"), port: 80),
+        ])
+    }
+
+    /// Valid Gateway API that Ferry does not implement is no reason to refuse
+    /// the file: it is kept, with file and line, for route status and for the
+    /// error answers the route gives where it cannot carry it out.
+    @Test func unsupportedButValidGatewayAPIIsKeptWithItsLine() throws {
+        let route = try Self.route("""
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: r, namespace: demo}
+        spec:
+          parentRefs:
+          - {name: gw}
+          - {kind: Service, name: echo}
+          - {group: "", kind: Service, name: echo}
+          rules:
+          - filters:
+            - type: ExtensionRef
+              extensionRef: {group: example.com, kind: Auth, name: a}
+          - sessionPersistence: {sessionName: s}
+          - backendRefs:
+            - name: b
+              port: 80
+              filters: [{type: CORS, cors: {allowOrigins: ["https://a.example"]}}]
+          - backendRefs:
+            - {group: multicluster.x-k8s.io, kind: ServiceImport, name: imported}
+            - {name: ok, port: 80}
+        """)
+        #expect(route.parentRefs.map(\.kind) == [.unsupported("gateway.networking.k8s.io/Gateway"),
+                                                 .unsupported("gateway.networking.k8s.io/Service"), .service])
+        let problems = route.rules.map { $0.problems.map { "\($0.line): \($0.message)" } }
+        #expect(problems[0] == ["11: spec.rules[0].filters[0].type ExtensionRef is not supported by Ferry (supported: RequestHeaderModifier, RequestMirror, RequestRedirect, ResponseHeaderModifier, URLRewrite)"])
+        #expect(problems[1].count == 1 && problems[1][0].hasPrefix("13: spec.rules[1].sessionPersistence is not supported"), "\(problems[1])")
+        #expect(problems[2].count == 1 && problems[2][0].hasPrefix("17: spec.rules[2].backendRefs[0].filters[0].type CORS is not supported"),
+                "\(problems[2])")
+        #expect(problems[3].isEmpty)
+        #expect(route.rules[3].backendRefs.map(\.kind) == [.unsupported("multicluster.x-k8s.io/ServiceImport"), .service])
+    }
+
     static let parent = "  parentRefs: [{group: \"\", kind: Service, name: echo}]\n"
 
     static let rejections: [Rejection] = [
@@ -146,13 +219,6 @@ import Testing
         Rejection(name: "wrong apiVersion", spec: parent, line: 1,
                   message: "apiVersion 'gateway.networking.k8s.io/v1alpha2'; expected gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1",
                   apiVersion: "gateway.networking.k8s.io/v1alpha2"),
-        Rejection(name: "unsupported filter", spec: parent + """
-              rules:
-              - filters:
-                - type: ExtensionRef
-                  extensionRef: {group: example.com, kind: Auth, name: a}
-
-            """, line: 8, message: "type ExtensionRef is not supported"),
         Rejection(name: "redirect to another scheme", spec: parent + """
               rules:
               - filters:
@@ -199,6 +265,24 @@ import Testing
             """, line: 10, message: "ReplacePrefixMatch needs every match of the rule to be a PathPrefix"),
         Rejection(name: "unknown filter type", spec: parent + "  rules:\n  - filters:\n    - {type: Rewrite}\n", line: 8,
                   message: "'Rewrite' is not a filter type"),
+        Rejection(name: "backend filter of an unknown type", spec: parent + """
+              rules:
+              - backendRefs:
+                - name: b
+                  port: 80
+                  filters: [{type: Rewrite}]
+
+            """, line: 10, message: "spec.rules[0].backendRefs[0].filters[0].type 'Rewrite' is not a filter type"),
+        Rejection(name: "two header modifiers on one backend", spec: parent + """
+              rules:
+              - backendRefs:
+                - name: b
+                  port: 80
+                  filters:
+                  - {type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}
+                  - {type: RequestHeaderModifier, requestHeaderModifier: {remove: [b]}}
+
+            """, line: 12, message: "RequestHeaderModifier appears twice"),
         Rejection(name: "filter block of another type", spec: parent + """
               rules:
               - filters:
@@ -206,31 +290,9 @@ import Testing
                   urlRewrite: {hostname: a}
 
             """, line: 9, message: "urlRewrite does not belong to a filter of type RequestHeaderModifier"),
-        Rejection(name: "parentRef to a Gateway", spec: "  parentRefs:\n  - name: gw\n", line: 6,
-                  message: "kind 'Gateway' is not supported"),
-        Rejection(name: "parentRef of another kind", spec: "  parentRefs:\n  - group: \"\"\n    kind: Pod\n    name: p\n", line: 7,
-                  message: "kind 'Pod' is not supported"),
-        Rejection(name: "Service parentRef without the core group", spec: "  parentRefs:\n  - {kind: Service, name: echo}\n", line: 6,
-                  message: "group 'gateway.networking.k8s.io' is not the core group"),
         Rejection(name: "no parentRefs", spec: "  rules: []\n", line: 5, message: "spec.parentRefs is required"),
-        Rejection(name: "backend in another namespace", spec: parent + "  rules:\n  - backendRefs:\n    - {name: b, namespace: other, port: 80}\n",
-                  line: 8, message: "needs a ReferenceGrant"),
         Rejection(name: "backend without a port", spec: parent + "  rules:\n  - backendRefs:\n    - {name: b}\n", line: 8,
                   message: "spec.rules[0].backendRefs[0].port is required"),
-        Rejection(name: "backend of another kind", spec: parent + """
-              rules:
-              - backendRefs:
-                - {group: multicluster.x-k8s.io, kind: ServiceImport, name: b, port: 80}
-
-            """, line: 8, message: "backend kind 'ServiceImport' of group 'multicluster.x-k8s.io' is not supported"),
-        Rejection(name: "backend filters", spec: parent + """
-              rules:
-              - backendRefs:
-                - name: b
-                  port: 80
-                  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {remove: [a]}}]
-
-            """, line: 10, message: "filters is not supported"),
         Rejection(name: "weight out of range", spec: parent + "  rules:\n  - backendRefs:\n    - {name: b, port: 80, weight: -1}\n", line: 8,
                   message: "weight: -1 is out of range (0-1000000)"),
         Rejection(name: "header matched twice", spec: parent + """
@@ -269,8 +331,6 @@ import Testing
                   line: 8, message: "value 'api' must start with '/'"),
         Rejection(name: "unknown path type", spec: parent + "  rules:\n  - matches:\n    - path: {type: Prefix, value: /}\n",
                   line: 8, message: "type 'Prefix' is not one of Exact, PathPrefix, RegularExpression"),
-        Rejection(name: "sessionPersistence", spec: parent + "  rules:\n  - sessionPersistence: {sessionName: s}\n", line: 7,
-                  message: "sessionPersistence is not supported"),
         Rejection(name: "bad hostname", spec: parent + "  hostnames: [\"10.0.0.1\"]\n", line: 6, message: "'10.0.0.1' is not a hostname"),
         Rejection(name: "bad header name to set", spec: parent + """
               rules:

@@ -1,7 +1,11 @@
-/// Reading an HTTPRoute. The API server's own validation is applied where it
-/// matters to a decision (unique header names, ReplacePrefixMatch only with
-/// PathPrefix, backendRequest within request), and everything Ferry does not
-/// implement is refused by name.
+/// Reading an HTTPRoute. What the API server's own validation would refuse
+/// (unknown fields, values outside an enum, unique header names,
+/// ReplacePrefixMatch only with PathPrefix, backendRequest within request) is
+/// refused here too, with file and line. Valid Gateway API that Ferry does not
+/// implement (a Gateway parent, a ServiceImport backend, an ExtensionRef or
+/// CORS filter, sessionPersistence) is kept and recorded, so the route shows
+/// it in its status and answers what it cannot carry out with an error, as
+/// a Gateway API controller does; GRPCRoute shares these readers.
 extension HTTPRoute {
     static let apiVersions: Set<String> = ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
     static let specFields: Set<String> = ["parentRefs", "hostnames", "rules"]
@@ -10,8 +14,6 @@ extension HTTPRoute {
     static let matchFields: Set<String> = ["path", "headers", "queryParams", "method"]
     static let backendRefFields: Set<String> = ["group", "kind", "namespace", "name", "port", "weight", "filters"]
     static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
-    /// The groups that mean the core API, where Service lives.
-    static let coreGroups: Set<String> = ["", "core"]
 
     init(document: [String: YAMLField], root: YAMLField) throws {
         let meta = try ObjectMeta(document["metadata"], in: root)
@@ -30,24 +32,20 @@ extension HTTPRoute {
     }
 
     /// GAMMA parents are Services (core group). Kind defaults to Gateway and
-    /// group to gateway.networking.k8s.io when omitted, so both must be written.
+    /// group to gateway.networking.k8s.io when omitted, so both must be
+    /// written; a parent of another kind is kept and reported in route status
+    /// (NoMatchingParent), since it is valid Gateway API that Ferry, a mesh
+    /// without Gateways, does not attach to.
     static func parentRef(_ field: YAMLField, routeNamespace: String) throws -> ParentRef {
         let fields = try field.fields(allowing: parentRefFields)
         let kind = try fields.string("kind") ?? "Gateway"
-        guard kind == "Service" else {
-            throw field.error("\(field.path).kind '\(kind)' is not supported: Ferry is a mesh without Gateways, so parentRefs must be kind: Service (kind defaults to Gateway when omitted)",
-                              atKey: "kind")
-        }
         let group = try fields.string("group") ?? "gateway.networking.k8s.io"
-        guard coreGroups.contains(group) else {
-            throw field.error("\(field.path).group '\(group)' is not the core group: a Service parentRef needs group: \"\" (the group defaults to gateway.networking.k8s.io when omitted)",
-                              atKey: "group")
-        }
         let name = try fields.requiredString("name", in: field)
         return ParentRef(
             service: ServiceName(name: name, namespace: try fields.string("namespace") ?? routeNamespace),
             port: try fields.int("port", in: 1...65535),
-            sectionName: try fields.string("sectionName")
+            sectionName: try fields.string("sectionName"),
+            kind: ReferentKind(group: group, kind: kind)
         )
     }
 
@@ -68,17 +66,25 @@ extension HTTPRoute {
 
     static func rule(_ field: YAMLField, routeNamespace: String) throws -> Rule {
         let fields = try field.fields(allowing: ruleFields)
-        try fields.refuse(["sessionPersistence"], in: field) { _ in "Ferry does not keep sessions; use a DestinationRule consistentHash" }
+        var problems: [ResourceError] = []
+        if fields["sessionPersistence"] != nil {
+            problems.append(field.error("\(field.path).sessionPersistence is not supported: Ferry does not keep sessions (use a DestinationRule consistentHash)",
+                                        atKey: "sessionPersistence"))
+        }
         let matches = try fields.list("matches").map(match)
-        let filters = try fields.list("filters").map { try filter($0, routeNamespace: routeNamespace) }
-        try checkFilters(filters, matches: matches, in: field, filtersField: fields["filters"])
+        let (filters, filterProblems) = try Self.filters(fields["filters"], of: httpFilterTypes, matches: matches, routeNamespace: routeNamespace)
+        problems += filterProblems
+        let backendRefs = try fields.list("backendRefs").map {
+            try backendRef($0, filterTypes: httpFilterTypes, matches: matches, routeNamespace: routeNamespace, problems: &problems)
+        }
         return Rule(
             name: try fields.string("name"),
             matches: matches,
             filters: filters,
-            backendRefs: try fields.list("backendRefs").map { try backendRef($0, routeNamespace: routeNamespace) },
+            backendRefs: backendRefs,
             timeouts: try fields["timeouts"].map(timeouts) ?? Timeouts(),
-            retry: try fields["retry"].flatMap { $0.isNull ? nil : try retry($0) }
+            retry: try fields["retry"].flatMap { $0.isNull ? nil : try retry($0) },
+            problems: problems
         )
     }
 
@@ -141,33 +147,33 @@ extension HTTPRoute {
         }
     }
 
-    /// A Service in the route's namespace. Other namespaces would need a
-    /// ReferenceGrant, which Ferry does not read.
-    static func serviceReference(_ field: YAMLField, fields: [String: YAMLField], routeNamespace: String) throws -> (ServiceName, Int) {
-        let kind = try fields.string("kind") ?? "Service"
-        let group = try fields.string("group") ?? ""
-        guard kind == "Service", coreGroups.contains(group) else {
-            throw field.error("\(field.path): backend kind '\(kind)' of group '\(group)' is not supported: only Services (group \"\")")
-        }
+    /// What a backendRef or a mirror's backendRef names. The namespace may be
+    /// any: GAMMA lets mesh routes reach backends in every namespace without
+    /// a ReferenceGrant (GEP-1294), since a route only steers requests the
+    /// client could send there itself, and the destination's policy still
+    /// judges them. Port is required for a Service (the API server's rule).
+    static func serviceReference(_ field: YAMLField, fields: [String: YAMLField], routeNamespace: String) throws
+        -> (ServiceName, Int, ReferentKind) {
+        let kind = ReferentKind(group: try fields.string("group") ?? "", kind: try fields.string("kind") ?? "Service")
         let name = try fields.requiredString("name", in: field)
         let namespace = try fields.string("namespace") ?? routeNamespace
-        guard namespace == routeNamespace else {
-            throw field.error("\(field.path).namespace '\(namespace)': a backend in another namespace needs a ReferenceGrant, which Ferry does not support",
-                              atKey: "namespace")
-        }
-        guard let port = try fields.int("port", in: 1...65535) else {
+        let port = try fields.int("port", in: 1...65535)
+        guard port != nil || kind != .service else {
             throw field.error("\(field.path).port is required for a Service backend")
         }
-        return (ServiceName(name: name, namespace: namespace), port)
+        return (ServiceName(name: name, namespace: namespace), port ?? 0, kind)
     }
 
-    static func backendRef(_ field: YAMLField, routeNamespace: String) throws -> BackendRef {
+    /// A backendRef with its own filters (for requests sent to it only). An
+    /// unsupported filter there joins the rule's `problems`.
+    static func backendRef(_ field: YAMLField, filterTypes: Set<String>, matches: [HTTPRouteMatch], routeNamespace: String,
+                           problems: inout [ResourceError]) throws -> BackendRef {
         let fields = try field.fields(allowing: backendRefFields)
-        if let filters = fields["filters"], try !filters.list().isEmpty {
-            throw field.error("\(field.path).filters is not supported: put filters on the rule", atKey: "filters")
-        }
-        let (service, port) = try serviceReference(field, fields: fields, routeNamespace: routeNamespace)
-        return BackendRef(service: service, port: port, weight: try fields.int("weight", in: 0...1_000_000) ?? 1)
+        let (service, port, kind) = try serviceReference(field, fields: fields, routeNamespace: routeNamespace)
+        let (filters, filterProblems) = try Self.filters(fields["filters"], of: filterTypes, matches: matches, routeNamespace: routeNamespace)
+        problems += filterProblems
+        return BackendRef(service: service, port: port, weight: try fields.int("weight", in: 0...1_000_000) ?? 1,
+                          filters: filters, kind: kind)
     }
 
     static func timeouts(_ field: YAMLField) throws -> Timeouts {

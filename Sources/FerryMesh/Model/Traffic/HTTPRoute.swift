@@ -27,20 +27,10 @@ public struct HTTPRoute: Hashable, Sendable {
 
     public var key: String { "\(namespace)/\(name)" }
 
-    /// The Service whose traffic the route manages, optionally one of its ports.
-    public struct ParentRef: Hashable, Sendable {
-        public var service: ServiceName
-        /// Limits the route to this Service port.
-        public var port: Int?
-        /// Limits the route to the Service port of this name.
-        public var sectionName: String?
-
-        public init(service: ServiceName, port: Int? = nil, sectionName: String? = nil) {
-            self.service = service
-            self.port = port
-            self.sectionName = sectionName
-        }
-    }
+    /// The Service whose traffic the route manages (shared with GRPCRoute).
+    public typealias ParentRef = RouteParentRef
+    /// A Service port to send to (shared with GRPCRoute).
+    public typealias BackendRef = RouteBackendRef
 
     public struct Rule: Hashable, Sendable {
         public var name: String?
@@ -52,30 +42,22 @@ public struct HTTPRoute: Hashable, Sendable {
         public var backendRefs: [BackendRef]
         public var timeouts: Timeouts
         public var retry: Retry?
+        /// What Ferry cannot carry out as written: a filter it does not
+        /// implement (on the rule or on one of its backendRefs), or
+        /// `sessionPersistence`. Such a rule keeps its matches and answers
+        /// them with an error: a filter must never be skipped silently.
+        public var problems: [ResourceError]
 
         public init(name: String? = nil, matches: [HTTPRouteMatch] = [HTTPRouteMatch()], filters: [HTTPRouteFilter] = [],
-                    backendRefs: [BackendRef] = [], timeouts: Timeouts = Timeouts(), retry: Retry? = nil) {
+                    backendRefs: [BackendRef] = [], timeouts: Timeouts = Timeouts(), retry: Retry? = nil,
+                    problems: [ResourceError] = []) {
             self.name = name
             self.matches = matches.isEmpty ? [HTTPRouteMatch()] : matches
             self.filters = filters
             self.backendRefs = backendRefs
             self.timeouts = timeouts
             self.retry = retry
-        }
-    }
-
-    /// A Service port to send to, with its share of the rule's traffic.
-    public struct BackendRef: Hashable, Sendable {
-        public var service: ServiceName
-        /// A Service port (not a target port).
-        public var port: Int
-        /// Share = weight / sum of the rule's weights; 0 sends nothing.
-        public var weight: Int
-
-        public init(service: ServiceName, port: Int, weight: Int = 1) {
-            self.service = service
-            self.port = port
-            self.weight = weight
+            self.problems = problems
         }
     }
 

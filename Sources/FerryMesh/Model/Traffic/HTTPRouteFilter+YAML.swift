@@ -1,5 +1,7 @@
-/// Reading HTTPRoute `filters`. A filter's `type` names the one config block it
-/// carries; filter types Ferry does not implement are refused by name.
+/// Reading `filters` of a rule or a backendRef. A filter's `type` names the
+/// one config block it carries. A type outside the route kind's enum is
+/// refused (the API server would refuse it); a type in it that Ferry does not
+/// implement becomes a problem of the rule or backend that holds it.
 extension HTTPRoute {
     static let filterFields: Set<String> = [
         "type", "requestHeaderModifier", "responseHeaderModifier", "urlRewrite", "requestMirror",
@@ -9,28 +11,58 @@ extension HTTPRoute {
         "RequestHeaderModifier": "requestHeaderModifier", "ResponseHeaderModifier": "responseHeaderModifier",
         "URLRewrite": "urlRewrite", "RequestRedirect": "requestRedirect", "RequestMirror": "requestMirror",
     ]
-    static let unsupportedFilters: Set<String> = ["ExtensionRef", "CORS", "ExternalAuth"]
+    static let unsupportedFilters: [String: String] = ["ExtensionRef": "extensionRef", "CORS": "cors", "ExternalAuth": "externalAuth"]
+    /// The filter types each route kind's schema allows (standard and experimental channels).
+    static let httpFilterTypes: Set<String> = [
+        "RequestHeaderModifier", "ResponseHeaderModifier", "URLRewrite", "RequestRedirect", "RequestMirror",
+        "ExtensionRef", "CORS", "ExternalAuth",
+    ]
+    static let grpcFilterTypes: Set<String> = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef"]
 
-    static func filter(_ field: YAMLField, routeNamespace: String) throws -> HTTPRouteFilter {
+    /// A `filters` list: the filters Ferry applies, and one problem for each
+    /// it does not implement. The list is checked as the API server checks it.
+    static func filters(_ listField: YAMLField?, of types: Set<String>, matches: [HTTPRouteMatch], routeNamespace: String) throws
+        -> (filters: [HTTPRouteFilter], problems: [ResourceError]) {
+        guard let listField else { return ([], []) }
+        var filters: [HTTPRouteFilter] = []
+        var items: [YAMLField] = []
+        var problems: [ResourceError] = []
+        for item in try listField.list() {
+            switch try filter(item, of: types, routeNamespace: routeNamespace) {
+            case .supported(let filter):
+                filters.append(filter)
+                items.append(item)
+            case .unsupported(let problem): problems.append(problem)
+            }
+        }
+        try checkFilters(filters, items: items, matches: matches)
+        return (filters, problems)
+    }
+
+    enum ReadFilter {
+        case supported(HTTPRouteFilter)
+        case unsupported(ResourceError)
+    }
+
+    static func filter(_ field: YAMLField, of types: Set<String>, routeNamespace: String) throws -> ReadFilter {
         let fields = try field.fields(allowing: filterFields)
         let type = try fields.requiredString("type", in: field)
-        guard let blockKey = supportedFilters[type] else {
-            if unsupportedFilters.contains(type) {
-                throw field.error("\(field.path).type \(type) is not supported (supported: \(supportedFilters.keys.sorted().joined(separator: ", ")))",
-                                  atKey: "type")
-            }
-            throw field.error("\(field.path).type '\(type)' is not a filter type", atKey: "type")
+        guard types.contains(type), let blockKey = supportedFilters[type] ?? unsupportedFilters[type] else {
+            throw field.error("\(field.path).type '\(type)' is not a filter type (\(types.sorted().joined(separator: ", ")))", atKey: "type")
         }
         for key in fields.keys where key != "type" && key != blockKey {
             throw field.error("\(field.path).\(key) does not belong to a filter of type \(type)", atKey: key)
         }
         let block = try fields.required(blockKey, in: field)
         switch type {
-        case "RequestHeaderModifier": return .requestHeaderModifier(try headerModifier(block))
-        case "ResponseHeaderModifier": return .responseHeaderModifier(try headerModifier(block))
-        case "URLRewrite": return .urlRewrite(try urlRewrite(block))
-        case "RequestRedirect": return .requestRedirect(try requestRedirect(block))
-        default: return .requestMirror(try requestMirror(block, routeNamespace: routeNamespace))
+        case "RequestHeaderModifier": return .supported(.requestHeaderModifier(try headerModifier(block)))
+        case "ResponseHeaderModifier": return .supported(.responseHeaderModifier(try headerModifier(block)))
+        case "URLRewrite": return .supported(.urlRewrite(try urlRewrite(block)))
+        case "RequestRedirect": return .supported(.requestRedirect(try requestRedirect(block)))
+        case "RequestMirror": return .supported(.requestMirror(try requestMirror(block, routeNamespace: routeNamespace)))
+        default:
+            let supported = supportedFilters.keys.filter(types.contains).sorted().joined(separator: ", ")
+            return .unsupported(field.error("\(field.path).type \(type) is not supported by Ferry (supported: \(supported))", atKey: "type"))
         }
     }
 
@@ -122,7 +154,7 @@ extension HTTPRoute {
         let fields = try field.fields(allowing: ["backendRef", "percent", "fraction"])
         let refField = try fields.required("backendRef", in: field)
         let ref = try refField.fields(allowing: backendRefFields.subtracting(["weight", "filters"]))
-        let (service, port) = try serviceReference(refField, fields: ref, routeNamespace: routeNamespace)
+        let (service, port, kind) = try serviceReference(refField, fields: ref, routeNamespace: routeNamespace)
         var fraction = 1.0
         if fields["percent"] != nil && fields["fraction"] != nil {
             throw field.error("\(field.path): write percent or fraction, not both")
@@ -139,17 +171,15 @@ extension HTTPRoute {
             }
             fraction = Double(numerator) / Double(denominator)
         }
-        return RequestMirror(service: service, port: port, fraction: fraction)
+        return RequestMirror(service: service, port: port, fraction: fraction, kind: kind)
     }
 
-    /// At most one of each modifier per rule, not both URLRewrite and
+    /// At most one of each modifier per list, not both URLRewrite and
     /// RequestRedirect, and ReplacePrefixMatch only where every match is a
     /// PathPrefix (there is no matched prefix to replace otherwise).
-    static func checkFilters(_ filters: [HTTPRouteFilter], matches: [HTTPRouteMatch], in rule: YAMLField,
-                             filtersField: YAMLField?) throws {
+    static func checkFilters(_ filters: [HTTPRouteFilter], items: [YAMLField], matches: [HTTPRouteMatch]) throws {
         var seen: Set<String> = []
-        for (index, filter) in filters.enumerated() {
-            let item = try filtersField?.list()[index] ?? rule
+        for (filter, item) in zip(filters, items) {
             let kind: String
             let path: HTTPPathModifier?
             switch filter {
@@ -165,7 +195,7 @@ extension HTTPRoute {
                     throw item.error("\(item.path): ReplacePrefixMatch needs every match of the rule to be a PathPrefix")
                 }
             }
-            guard seen.insert(kind).inserted else { throw item.error("\(item.path): \(kind) appears twice in one rule") }
+            guard seen.insert(kind).inserted else { throw item.error("\(item.path): \(kind) appears twice in one list of filters") }
             guard !seen.isSuperset(of: ["URLRewrite", "RequestRedirect"]) else {
                 throw item.error("\(item.path): a rule takes URLRewrite or RequestRedirect, not both")
             }

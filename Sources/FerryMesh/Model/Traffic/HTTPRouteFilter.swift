@@ -1,5 +1,6 @@
-/// The HTTPRoute filters Ferry applies. ExtensionRef, CORS and ExternalAuth are
-/// refused when read.
+/// The HTTPRoute and GRPCRoute filters Ferry applies, on a rule or on one
+/// backendRef. ExtensionRef, CORS and ExternalAuth are not implemented: the
+/// decoder records them as problems of the rule or backend that holds them.
 public enum HTTPRouteFilter: Hashable, Sendable {
     case requestHeaderModifier(HeaderModifier)
     case responseHeaderModifier(HeaderModifier)
@@ -95,10 +96,13 @@ public struct RequestMirror: Hashable, Sendable {
     public var port: Int
     /// 0...1: the share of requests that are copied (1 when not written).
     public var fraction: Double
+    /// A mirror of another kind copies nothing; route status names it.
+    public var kind: ReferentKind
 
-    public init(service: ServiceName, port: Int, fraction: Double = 1) {
+    public init(service: ServiceName, port: Int, fraction: Double = 1, kind: ReferentKind = .service) {
         self.service = service
         self.port = port
         self.fraction = fraction
+        self.kind = kind
     }
 }

@@ -3,6 +3,8 @@
 struct TrafficIndex: Sendable {
     /// Service key → indexes into `httpRoutes` of routes with a parentRef to it.
     var routesByService: [String: [Int]] = [:]
+    /// Service key → indexes into `grpcRoutes` of routes with a parentRef to it.
+    var grpcRoutesByService: [String: [Int]] = [:]
     /// Service key → indexes into `destinationRules`, oldest first.
     var destinationRulesByService: [String: [Int]] = [:]
     /// Service key → indexes into `virtualServices`, oldest first.
@@ -16,10 +18,18 @@ struct TrafficIndex: Sendable {
 
     /// Also checks that no two RateLimits claim one target, which would leave
     /// the limit ambiguous; the error names both.
-    init(httpRoutes: [HTTPRoute], destinationRules: [DestinationRule], virtualServices: [VirtualServiceFaults],
+    init(httpRoutes: [HTTPRoute], grpcRoutes: [GRPCRoute], destinationRules: [DestinationRule], virtualServices: [VirtualServiceFaults],
          rateLimits: [RateLimit], located: [ResourceKey: LocatedResource]) throws {
+        // Only Service parents attach; others are for route status to report.
         for (index, route) in httpRoutes.enumerated() {
-            for key in Set(route.parentRefs.map(\.service.key)) { routesByService[key, default: []].append(index) }
+            for key in Set(route.parentRefs.filter { $0.kind == .service }.map(\.service.key)) {
+                routesByService[key, default: []].append(index)
+            }
+        }
+        for (index, route) in grpcRoutes.enumerated() {
+            for key in Set(route.parentRefs.filter { $0.kind == .service }.map(\.service.key)) {
+                grpcRoutesByService[key, default: []].append(index)
+            }
         }
         let oldestFirst = { (a: (String?, String), b: (String?, String)) -> Bool in
             // Written timestamps sort before none; RFC 3339 strings compare in time order.
