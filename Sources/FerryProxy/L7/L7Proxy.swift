@@ -8,7 +8,7 @@ import NIOHTTP1
 
 /// HTTP traffic management in the agent that captured the connection: it acts
 /// as the destination's waypoint. Per request, in this order: fault injection,
-/// HTTPRoute (match, weighted backend, filters), circuit breaking, endpoint
+/// HTTPRoute or GRPCRoute (match, weighted backend, filters), circuit breaking, endpoint
 /// choice (DestinationRule load balancing, outlier ejection), the destination's
 /// L7 AuthorizationPolicy and rate limit, the exchange with per-try timeout and
 /// retries under a budget, the overall timeout, mirrors, then Istio request
@@ -119,7 +119,7 @@ final class L7Proxy: Sendable {
         guard let decision = table.route(info, service: caller.service, port: caller.port.port,
                                          clientNamespace: caller.source.namespace, using: &rng) else {
             outcome.flags = .noRoute
-            return .local(.notFound, reason: "no HTTPRoute rule matches", version: version)
+            return .local(.notFound, reason: "no route rule matches", version: version)
         }
         guard let backend = decision.backend else {
             switch decision.action {
@@ -396,11 +396,14 @@ final class L7Proxy: Sendable {
         )
     }
 
-    static func apply(_ modifier: HeaderModifier?, to headers: inout HTTPHeaders) {
-        guard let modifier else { return }
-        for field in modifier.set { headers.replaceOrAdd(name: field.name, value: field.value) }
-        for field in modifier.add { headers.add(name: field.name, value: field.value) }
-        for name in modifier.remove { headers.remove(name: name) }
+    /// Header edits in order (the rule's, then the backendRef's), each as
+    /// `HeaderModifier` defines them: removals, then `set`, then `add`.
+    static func apply(_ modifiers: [HeaderModifier], to headers: inout HTTPHeaders) {
+        for modifier in modifiers {
+            for name in modifier.remove { headers.remove(name: name) }
+            for field in modifier.set { headers.replaceOrAdd(name: field.name, value: field.value) }
+            for field in modifier.add { headers.add(name: field.name, value: field.value) }
+        }
     }
 
     private func report(_ request: ProxiedRequest, response: ProxiedResponse, responseBytes: Int, grpcStatus: String?,

@@ -68,10 +68,103 @@ import Testing
         let decision = try #require(table.decide(request("/api/v1/items?page=2", authority: "reviews:9080")))
         #expect(decision.path == "/v2/items?page=2")
         #expect(decision.authority == "reviews.internal")
-        #expect(decision.requestHeaders == HeaderModifier(set: [HTTPHeaderField(name: "x-version", value: "v2")], remove: ["x-debug"]))
-        #expect(decision.responseHeaders == HeaderModifier(add: [HTTPHeaderField(name: "x-served-by", value: "ferry")]))
+        #expect(decision.requestHeaders == [HeaderModifier(set: [HTTPHeaderField(name: "x-version", value: "v2")], remove: ["x-debug"])])
+        #expect(decision.responseHeaders == [HeaderModifier(add: [HTTPHeaderField(name: "x-served-by", value: "ferry")])])
         #expect(decision.timeouts == HTTPRoute.Timeouts(request: .seconds(3), backendRequest: .seconds(1)))
         #expect(decision.retry == RetryPolicy(attempts: 4, codes: [503], backoff: .milliseconds(50)))
+    }
+
+    /// Gateway API: a backendRef's filters run "if and only if the request
+    /// is being forwarded to the backend defined here", after the rule's.
+    @Test func aBackendRefsFiltersApplyOnlyToRequestsSentToIt() throws {
+        let table = try Bookinfo.table(Bookinfo.route("per-backend", rules: """
+          - matches: [{path: {type: PathPrefix, value: /api}}]
+            filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-rule, value: "yes"}]}}]
+            backendRefs:
+            - name: reviews-v1
+              port: 9080
+              filters:
+              - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-version, value: v1}], remove: [x-rule]}}
+              - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-served-by, value: v1}]}}
+              - {type: URLRewrite, urlRewrite: {hostname: v1.internal, path: {type: ReplacePrefixMatch, replacePrefixMatch: /v1}}}
+              - {type: RequestMirror, requestMirror: {backendRef: {name: shadow, port: 9080}}}
+            - {name: reviews-v2, port: 9080}
+        """))
+        let rule = HeaderModifier(set: [HTTPHeaderField(name: "x-rule", value: "yes")])
+        var seen: Set<String> = []
+        for seed in 0..<200 as Range<UInt64> {
+            let decision = try #require(table.decide(request("/api/items", authority: "reviews:9080"), seed: seed))
+            let backend = try #require(decision.backend?.service.name)
+            seen.insert(backend)
+            if backend == "reviews-v1" {
+                #expect(decision.requestHeaders == [rule, HeaderModifier(set: [HTTPHeaderField(name: "x-version", value: "v1")], remove: ["x-rule"])])
+                #expect(decision.responseHeaders == [HeaderModifier(add: [HTTPHeaderField(name: "x-served-by", value: "v1")])])
+                #expect(decision.path == "/v1/items" && decision.authority == "v1.internal")
+                #expect(decision.mirrors.map(\.service.name) == ["shadow"])
+            } else {
+                #expect(decision.requestHeaders == [rule] && decision.responseHeaders.isEmpty)
+                #expect(decision.path == "/api/items" && decision.authority == "reviews:9080" && decision.mirrors.isEmpty)
+            }
+        }
+        #expect(seen == ["reviews-v1", "reviews-v2"])
+    }
+
+    /// Gateway API: a backendRef that cannot be resolved gets its share of
+    /// requests answered with 500; the rest of the rule keeps working.
+    @Test(arguments: [
+        ("{name: reviews-v9, port: 9080}", "backend Service demo/reviews-v9 port 9080 does not exist"),
+        ("{name: reviews-v1, port: 1234}", "backend Service demo/reviews-v1 port 1234 does not exist"),
+        ("{group: multicluster.x-k8s.io, kind: ServiceImport, name: reviews, port: 9080}",
+         "backend multicluster.x-k8s.io/ServiceImport demo/reviews port 9080 is not supported: only Services (group \"\") are"),
+    ])
+    func anUnusableBackendGetsItsShareAnswered500(_ broken: String, reason: String) throws {
+        let table = try Bookinfo.table(Bookinfo.route("half", rules: """
+          - backendRefs: [\(broken), {name: reviews-v2, port: 9080}]
+        """))
+        var rng = SeededGenerator(seed: 7)
+        var failed = 0
+        let picks = 4000
+        for _ in 0..<picks {
+            let decision = try #require(table.route(request("/"), service: table.service("reviews"), port: 9080, using: &rng))
+            switch decision.action {
+            case .forward(let backend): #expect(backend.service.name == "reviews-v2")
+            case .respond(let status, let why):
+                #expect(status == 500 && why == reason)
+                failed += 1
+            case .redirect: Issue.record("no redirect here")
+            }
+        }
+        #expect(abs(Double(failed) / Double(picks) - 0.5) <= 0.03, "\(failed) of \(picks) answered 500")
+    }
+
+    /// A filter Ferry does not implement is never skipped: requests its rule
+    /// matches get an error, and the route's other rules keep working.
+    @Test func aRuleWithAnUnsupportedFilterAnswersWithAnErrorAndTheOthersWork() throws {
+        let table = try Bookinfo.table(Bookinfo.route("guarded", rules: """
+          - matches: [{path: {type: PathPrefix, value: /admin}}]
+            filters: [{type: ExternalAuth, externalAuth: {protocol: HTTP, backendRef: {name: auth, port: 80}}}]
+            backendRefs: [{name: reviews-v1, port: 9080}]
+          - backendRefs: [{name: reviews-v2, port: 9080}]
+        """))
+        let refused = try #require(table.decide(request("/admin/users")))
+        guard case .respond(500, let reason) = refused.action else { Issue.record("\(refused.action)"); return }
+        #expect(reason.contains("rule 0 of demo/guarded is not supported") && reason.contains("ExternalAuth"), "\(reason)")
+        #expect(table.decide(request("/other"))?.backend?.service.name == "reviews-v2")
+    }
+
+    /// GEP-1294: mesh routes send to backends in any namespace, no ReferenceGrant.
+    @Test func aBackendInAnotherNamespaceNeedsNoReferenceGrant() throws {
+        let table = try Bookinfo.table(Bookinfo.route("elsewhere", rules: """
+          - backendRefs: [{name: ledger, namespace: finance, port: 80}]
+        """) + """
+
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ledger, namespace: finance}
+        spec: {clusterIP: 198.19.2.1, ports: [{name: http, port: 80}]}
+        """)
+        #expect(table.decide(request("/"))?.backend?.service.key == "finance/ledger")
     }
 
     struct Rewrite: Sendable {

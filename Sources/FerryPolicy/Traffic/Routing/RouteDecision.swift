@@ -8,22 +8,26 @@ public struct RouteDecision: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         /// Send to this backend (pick an endpoint with its policy's load balancer).
         case forward(RouteBackend)
-        /// Answer without forwarding: 500 when the rule's backends are all
-        /// weight 0 or name a Service or port that does not exist (Gateway API).
+        /// Answer without forwarding: the rule's backends are all weight 0,
+        /// or the one drawn cannot be used (a Service or port that does not
+        /// exist, another kind, a filter Ferry does not implement), or the
+        /// rule itself cannot be carried out. 500 for an HTTPRoute; 503,
+        /// which a gRPC client reads as UNAVAILABLE, for a GRPCRoute (Gateway API).
         case respond(status: Int, reason: String)
         /// Answer with a redirect (RequestRedirect): a 3xx status and its `Location`.
         case redirect(status: Int, location: String)
     }
 
     public var action: Action
-    /// "namespace/name" of the HTTPRoute; nil for the default route (no
-    /// HTTPRoute applies, so the request goes to the Service it was sent to).
+    /// "namespace/name" of the HTTPRoute or GRPCRoute; nil for the default
+    /// route (none applies, so the request goes to the Service it was sent to).
     public var route: String?
     public var ruleIndex: Int?
-    /// Apply to the request before forwarding.
-    public var requestHeaders: HeaderModifier?
-    /// Apply to the response before returning it.
-    public var responseHeaders: HeaderModifier?
+    /// Apply to the request before forwarding, in order: the rule's, then
+    /// the chosen backendRef's.
+    public var requestHeaders: [HeaderModifier]
+    /// Apply to the response before returning it, in the same order.
+    public var responseHeaders: [HeaderModifier]
     /// The `:path` to send upstream (query kept).
     public var path: String
     /// The `:authority` / Host to send upstream.
@@ -34,8 +38,8 @@ public struct RouteDecision: Sendable, Equatable {
     /// nil: no retries (Gateway API: retrying is opt-in per rule).
     public var retry: RetryPolicy?
 
-    public init(action: Action, route: String? = nil, ruleIndex: Int? = nil, requestHeaders: HeaderModifier? = nil,
-                responseHeaders: HeaderModifier? = nil, path: String, authority: String, mirrors: [RouteBackend] = [],
+    public init(action: Action, route: String? = nil, ruleIndex: Int? = nil, requestHeaders: [HeaderModifier] = [],
+                responseHeaders: [HeaderModifier] = [], path: String, authority: String, mirrors: [RouteBackend] = [],
                 timeouts: HTTPRoute.Timeouts = HTTPRoute.Timeouts(), retry: RetryPolicy? = nil) {
         self.action = action
         self.route = route
