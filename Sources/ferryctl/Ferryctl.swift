@@ -12,7 +12,7 @@ struct Ferryctl: AsyncParsableCommand {
         """,
         subcommands: [
             CheckCommand.self, StatusCommand.self, WorkloadsCommand.self, ServicesCommand.self,
-            ConnectionsCommand.self, CertsCommand.self, PoliciesCommand.self, TopCommand.self, MapsCommand.self, ConfigDumpCommand.self, LoggingCommand.self,
+            ConnectionsCommand.self, CertsCommand.self, PoliciesCommand.self, RoutesCommand.self, TopCommand.self, MapsCommand.self, ConfigDumpCommand.self, LoggingCommand.self,
             EnrollCommand.self, UnenrollCommand.self, LoadCommand.self, UnloadCommand.self, CACommand.self,
         ]
     )

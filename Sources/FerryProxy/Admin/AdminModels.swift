@@ -1,4 +1,5 @@
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Foundation
 
@@ -116,7 +117,21 @@ public enum AdminAPI {
         public var workloads: [WorkloadInfo]
         public var services: [ServiceInfo]
         public var resources: [String]
+        /// Each HTTPRoute's and GRPCRoute's status, as `/routes` gives it.
+        public var routes: [RouteStatus]
         public var errors: [String]
+    }
+
+    /// `/routes`: each route's conditions per parent, and the configuration
+    /// errors (a file refused keeps its last good routes in force).
+    public struct Routes: Codable, Sendable {
+        public var routes: [RouteStatus]
+        public var configErrors: [String]
+
+        public init(routes: [RouteStatus], configErrors: [String]) {
+            self.routes = routes
+            self.configErrors = configErrors
+        }
     }
 
     public struct LogLevel: Codable, Sendable {

@@ -1,6 +1,7 @@
 import FerryBPF
 import FerryHTTP
 import FerryMesh
+import FerryPolicy
 import FerryTelemetry
 import Foundation
 import Logging
@@ -18,6 +19,8 @@ struct AdminRoutes: Sendable {
         case (.GET, "/workloads"): return .json(agent.configDump().workloads)
         case (.GET, "/services"): return .json(agent.configDump().services)
         case (.GET, "/certificates"): return .json(agent.certificates())
+        case (.GET, "/routes"):
+            return .json(AdminAPI.Routes(routes: RouteStatus.all(in: agent.store.state), configErrors: agent.watcher.problems))
         case (.GET, "/policies"): return .json(agent.policyRoutes().list())
         case (.GET, "/policies/check"): return agent.policyRoutes().check(query: request.query)
         case (.GET, "/logging"): return .json(AdminAPI.LogLevel(level: FerryLogging.level.rawValue))

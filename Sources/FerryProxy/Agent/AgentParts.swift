@@ -84,6 +84,7 @@ public struct AgentParts: Sendable {
                 )
             },
             resources: state.resources.map { "\($0.resource.key) (\($0.file):\($0.line))" },
+            routes: RouteStatus.all(in: state),
             errors: watcher.problems
         )
     }
