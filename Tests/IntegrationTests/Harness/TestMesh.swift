@@ -86,6 +86,34 @@ final class TestMesh: @unchecked Sendable {
                                                                      labels: labelsWithApp, ports: ports))
     }
 
+    /// Adds a pod: a network namespace of its own on the lab's bridge (its
+    /// own address, as Kubernetes gives each pod one, so pods on one node
+    /// can listen on the same port), a cgroup under `node`, and the
+    /// WorkloadEntry that tells `node`'s agent about both.
+    func addPod(_ name: String, on node: TestHost, namespace: String, labels: [String: String],
+                serviceAccount: String = "default") throws -> TestPod {
+        let network = try lab.addHost("pod")
+        let cgroupChild = "\(namespace)-\(name)"
+        _ = try node.cgroup(cgroupChild)
+        let agent = agents.first { $0.host.name == node.name }!
+        let labelText = labels.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        try agent.writeConfig("pod-\(namespace)-\(name).yaml", """
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata:
+          name: \(name)
+          namespace: \(namespace)
+          labels: {\(labelText)}
+          annotations:
+            ferry.dev/node: \(node.name)
+            ferry.dev/cgroup: \(node.relativeCgroup(cgroupChild))
+            ferry.dev/netns: /run/netns/\(network.namespace)
+        spec: {address: \(network.ipv4), serviceAccount: \(serviceAccount)}
+
+        """)
+        return TestPod(name: name, namespace: namespace, node: node, network: network, cgroupChild: cgroupChild)
+    }
+
     func addService(_ name: String, namespace: String = "demo", vip: String, port: Int, targetPort: Int,
                     selector: [String: String]? = nil, portName: String = "tcp") throws {
         let selectorText = (selector ?? ["app": name]).map { "\($0.key): \($0.value)" }.joined(separator: ", ")
@@ -113,4 +141,26 @@ final class TestMesh: @unchecked Sendable {
     }
 
     func tearDown() { lab.tearDown() }
+}
+
+/// A pod of a `TestMesh`: processes run in its network namespace and in its
+/// cgroup on its node, as a container's do (the node's agent captures them).
+struct TestPod {
+    let name: String
+    let namespace: String
+    let node: TestHost
+    /// The pod's network namespace and address.
+    let network: TestHost
+    let cgroupChild: String
+
+    var ipv4: String { network.ipv4 }
+
+    func spawn(_ process: String, _ arguments: [String]) throws -> BackgroundProcess {
+        try node.lab.spawn(process, namespace: network.namespace, cgroup: try node.cgroup(cgroupChild), arguments)
+    }
+
+    /// Runs a command to completion inside the pod, as `kubectl exec` does.
+    func run(_ arguments: [String], timeout: Double = 120) throws -> Shell.Result {
+        node.lab.run(namespace: network.namespace, cgroup: try node.cgroup(cgroupChild), arguments, timeout: timeout)
+    }
 }
