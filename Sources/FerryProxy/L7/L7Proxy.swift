@@ -138,13 +138,14 @@ final class L7Proxy: Sendable {
         let now = ContinuousClock.now
         let breaker = breakers.value(for: key) { CircuitBreaker(limits: backend.policy.connectionPool) }
         breaker.update(limits: backend.policy.connectionPool)
-        guard breaker.tryAcquire(.request) == .allowed else {
+        guard let requestPermit = breaker.acquire(.request) else {
             outcome.flags = .upstreamOverflow
             return .local(.serviceUnavailable, reason: "circuit breaker: too many requests to \(backend.service.key)", version: version)
         }
         // A streamed answer (a gRPC stream, a download) is a request in flight until its body ends.
+        let heldRequest = HeldPermit(requestPermit)
         var streamedAnswer: BodyStream?
-        defer { Self.afterBody(of: streamedAnswer) { breaker.release(.request) } }
+        defer { Self.afterBody(of: streamedAnswer) { heldRequest.release() } }
         let detector = backend.policy.outlierDetection.map { settings in
             let detector = detectors.value(for: key) { OutlierDetector(settings: settings) }
             detector.update(settings: settings)
@@ -247,11 +248,12 @@ final class L7Proxy: Sendable {
 
             let result: UpstreamResult
             var response: ProxiedResponse?
-            inFlight.begin(endpoint)
+            let inFlightPermit = HeldPermit(inFlight.begin(endpoint))
             // A connection counts against maxConnections while it is open.
             let admitConnection: UpstreamPool.ConnectionAdmission = {
-                guard breaker.tryAcquire(.connection) == .allowed else { return nil }
-                return { breaker.release(.connection) }
+                guard let permit = breaker.acquire(.connection) else { return nil }
+                let held = HeldPermit(permit)
+                return { held.release() }
             }
             let tryDeadline = Self.deadline(after: decision.timeouts.backendRequest)
             do {
@@ -266,23 +268,23 @@ final class L7Proxy: Sendable {
             } catch UpstreamFailure.connectFailed {
                 result = .connectFailure
             } catch UpstreamFailure.overflow {
-                inFlight.end(endpoint)
+                inFlightPermit.release()
                 outcome.flags = .upstreamOverflow
                 return (.local(.serviceUnavailable, reason: "circuit breaker: maxConnections", version: version), outcome)
             } catch UpstreamFailure.denied(let reason) {
                 // The destination's own policy, applied by its agent: an answer, not a failure.
-                inFlight.end(endpoint)
+                inFlightPermit.release()
                 outcome.flags = .deny
                 return (.local(.forbidden, reason: reason, version: version), outcome)
             } catch UpstreamFailure.responseTooLarge(let limit) {
                 // The upstream answered; Ferry cannot hold the answer. Not a retry or ejection case.
-                inFlight.end(endpoint)
+                inFlightPermit.release()
                 return (.local(.badGateway, reason: "upstream response body over \(limit) bytes (Ferry holds whole bodies)", version: version),
                         outcome)
             } catch {
                 result = .reset
             }
-            Self.afterBody(of: response?.rest) { self.inFlight.end(endpoint) }
+            Self.afterBody(of: response?.rest) { inFlightPermit.release() }
             _ = detector?.record(result, for: endpoint.key, poolSize: endpoints.count, now: ContinuousClock.now)
 
             // A streamed body that has ended within the collected size is sent again whole.
@@ -290,12 +292,12 @@ final class L7Proxy: Sendable {
             if let retry = decision.retry, let replay,
                case .retry(let delay) = retry.decide(after: result, retriesSoFar: retries, requestBodyBytes: replay.bodySize,
                                                      budget: budget, now: ContinuousClock.now, using: &rng),
-               breaker.tryAcquire(.retry) == .allowed {
+               let retryPermit = breaker.acquire(.retry) {
                 retries += 1
                 request = replay
                 response?.rest?.cancel()
                 try? await Task.sleep(for: delay)
-                breaker.release(.retry)
+                retryPermit.release()
                 continue
             }
             if let response { return (response, outcome) }

@@ -58,13 +58,15 @@ import Testing
         let inFlight = InFlightRequests()
         let balancer = EndpointBalancer()
         var rng = SeededGenerator(seed: 10)
-        inFlight.begin(pool[0])
-        inFlight.begin(pool[0])
-        inFlight.begin(pool[1])
+        let first = inFlight.begin(pool[0])
+        let second = inFlight.begin(pool[0])
+        let other = inFlight.begin(pool[1])
         #expect(pick(balancer, pool, .leastRequest, inFlight: inFlight.count, rng: &rng) == pool[1])
-        inFlight.end(pool[0])
-        inFlight.end(pool[0])
+        first.end()
+        second.end()
         #expect(inFlight.count(pool[0]) == 0)
+        #expect(inFlight.count(pool[1]) == 1)
+        _ = consume other
         #expect(pick(balancer, pool, .leastRequest, inFlight: inFlight.count, rng: &rng) == pool[0])
     }
 

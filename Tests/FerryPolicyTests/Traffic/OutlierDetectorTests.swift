@@ -126,25 +126,64 @@ import Testing
     }
 }
 
+/// Whether `breaker` grants one unit of `resource`; it is given back at once.
+private func granted(_ breaker: CircuitBreaker, _ resource: CircuitBreaker.Resource) -> Bool {
+    hold(breaker, resource) != nil
+}
+
+/// A granted permit kept for later, or nil.
+private func hold(_ breaker: CircuitBreaker, _ resource: CircuitBreaker.Resource) -> HeldPermit<CircuitBreaker.Permit>? {
+    switch breaker.acquire(resource) {
+    case .some(let permit): HeldPermit(permit)
+    case .none: nil
+    }
+}
+
 @Suite struct CircuitBreakerTests {
     @Test(arguments: CircuitBreaker.Resource.allCases)
     func acquiringPastALimitOverflowsUntilSomethingIsReleased(resource: CircuitBreaker.Resource) {
         let limits = ConnectionPoolSettings(maxConnections: 3, maxPendingRequests: 3, maxRequests: 3, maxRetries: 3)
         let breaker = CircuitBreaker(limits: limits)
-        for _ in 0..<3 { #expect(breaker.tryAcquire(resource) == .allowed) }
-        #expect(breaker.tryAcquire(resource) == .overflow(resource))
+        var held: [HeldPermit<CircuitBreaker.Permit>] = []
+        for _ in 0..<3 {
+            guard let permit = hold(breaker, resource) else { Issue.record("refused under the limit"); return }
+            held.append(permit)
+        }
+        #expect(!granted(breaker, resource), "past the limit: an overflow")
         #expect(breaker.inUse(resource) == 3, "an overflow holds nothing")
         for other in CircuitBreaker.Resource.allCases where other != resource {
-            #expect(breaker.tryAcquire(other) == .allowed, "limits are counted apart")
+            #expect(granted(breaker, other), "limits are counted apart")
         }
-        breaker.release(resource)
-        #expect(breaker.tryAcquire(resource) == .allowed)
+        #expect(breaker.inUse(resource) == 3)
+        held[0].release()
+        held[0].release()
+        #expect(breaker.inUse(resource) == 2, "a permit gives back once, however often it is released")
+        #expect(granted(breaker, resource))
+    }
+
+    @Test func aDroppedPermitGivesItsUnitBack() {
+        let breaker = CircuitBreaker(limits: ConnectionPoolSettings(maxRequests: 1))
+        do {
+            let permit = hold(breaker, .request)
+            #expect(permit != nil && breaker.inUse(.request) == 1)
+        }
+        #expect(breaker.inUse(.request) == 0, "dropped at the end of its scope")
+        if let permit = breaker.acquire(.request) { permit.release() }
+        #expect(breaker.inUse(.request) == 0)
     }
 
     @Test func eachLimitReadsItsOwnSetting() {
         let breaker = CircuitBreaker(limits: ConnectionPoolSettings(maxConnections: 1, maxPendingRequests: 2, maxRequests: 3, maxRetries: 0))
+        var held: [HeldPermit<CircuitBreaker.Permit>] = []
         func admitted(_ resource: CircuitBreaker.Resource) -> Int {
-            (0..<10).filter { _ in breaker.tryAcquire(resource) == .allowed }.count
+            var count = 0
+            for _ in 0..<10 {
+                if let permit = hold(breaker, resource) {
+                    held.append(permit)
+                    count += 1
+                }
+            }
+            return count
         }
         #expect(admitted(.connection) == 1)
         #expect(admitted(.pendingRequest) == 2)
@@ -155,14 +194,14 @@ import Testing
 
     @Test func newLimitsKeepWhatIsHeld() {
         let breaker = CircuitBreaker(limits: ConnectionPoolSettings(maxRequests: 2))
-        _ = breaker.tryAcquire(.request)
-        _ = breaker.tryAcquire(.request)
+        let first = hold(breaker, .request)
+        let second = hold(breaker, .request)
         breaker.update(limits: ConnectionPoolSettings(maxRequests: 1))
-        #expect(breaker.tryAcquire(.request) == .overflow(.request))
-        breaker.release(.request)
-        #expect(breaker.tryAcquire(.request) == .overflow(.request), "one still held: at the new limit")
-        breaker.release(.request)
-        #expect(breaker.tryAcquire(.request) == .allowed)
-        #expect(CircuitBreaker(limits: ConnectionPoolSettings()).tryAcquire(.retry) == .allowed, "Istio's defaults do not limit")
+        #expect(!granted(breaker, .request))
+        first?.release()
+        #expect(!granted(breaker, .request), "one still held: at the new limit")
+        second?.release()
+        #expect(granted(breaker, .request))
+        #expect(granted(CircuitBreaker(limits: ConnectionPoolSettings()), .retry), "Istio's defaults do not limit")
     }
 }

@@ -5,18 +5,13 @@ import Synchronization
 /// breakers count them: connections open, requests waiting for a connection,
 /// requests in flight and retries in flight. Acquiring past a limit is an
 /// overflow, which the proxy answers with 503 and response flag UO, without
-/// queueing. Every allowed acquire must be released exactly once.
+/// queueing. What is held is a `Permit`, given back when it ends.
 public final class CircuitBreaker: Sendable {
     public enum Resource: String, Sendable, CaseIterable {
         case connection
         case pendingRequest
         case request
         case retry
-    }
-
-    public enum Admission: Sendable, Equatable {
-        case allowed
-        case overflow(Resource)
     }
 
     /// Envoy's response flag for an upstream overflow.
@@ -38,20 +33,36 @@ public final class CircuitBreaker: Sendable {
         state.withLock { $0.limits = limits }
     }
 
-    public func tryAcquire(_ resource: Resource) -> Admission {
-        state.withLock { state in
+    /// One unit of `resource`, or nil past its limit (an overflow). The unit
+    /// is given back exactly once, when the permit is released or dropped:
+    /// the compiler holds the books, so a slip can neither leak a unit nor
+    /// give one back twice.
+    public func acquire(_ resource: Resource) -> Permit? {
+        let taken = state.withLock { state in
             let used = state.inUse[resource, default: 0]
-            guard used < Self.limit(resource, state.limits) else { return .overflow(resource) }
+            guard used < Self.limit(resource, state.limits) else { return false }
             state.inUse[resource] = used + 1
-            return .allowed
+            return true
         }
+        return taken ? Permit(breaker: self, resource: resource) : nil
     }
 
-    public func release(_ resource: Resource) {
+    /// A held unit of one resource.
+    public struct Permit: ~Copyable, Sendable {
+        let breaker: CircuitBreaker
+        public let resource: Resource
+
+        /// Gives the unit back now (dropping the permit does the same).
+        public consuming func release() {}
+
+        deinit { breaker.giveBack(resource) }
+    }
+
+    private func giveBack(_ resource: Resource) {
         state.withLock { state in
+            // Permits give back once each, so the count never goes below zero.
             let used = state.inUse[resource, default: 0]
-            precondition(used > 0, "CircuitBreaker: \(resource) released more often than acquired")
-            state.inUse[resource] = used - 1
+            state.inUse[resource] = max(0, used - 1)
         }
     }
 
