@@ -55,8 +55,9 @@ struct CIDRConstraint: Sendable {
         notValues = match.notValues.map(AddressBlock.init)
     }
 
-    func matches(_ address: IPAddress) -> Bool {
+    func matches(_ address: IPAddress?) -> Bool {
         if values.isEmpty && notValues.isEmpty { return true }
+        guard let address else { return values.isEmpty }
         let words = AddressWords(address)
         return (values.isEmpty || values.contains { $0.contains(words) }) && !notValues.contains { $0.contains(words) }
     }

@@ -12,8 +12,10 @@ public struct AuthorizationRequest: Sendable, Hashable {
     public var sourcePrincipal: String?
     /// The peer identity's namespace; nil for plaintext.
     public var sourceNamespace: String?
-    /// The connection's source address (`ipBlocks`, `source.ip`).
-    public var sourceIP: IPAddress
+    /// The connection's source address (`ipBlocks`, `source.ip`); nil when
+    /// unknown, which matches no `ipBlocks` and passes every `notIpBlocks`,
+    /// as an absent principal does.
+    public var sourceIP: IPAddress?
     /// The original client when X-Forwarded-For or PROXY protocol says so
     /// (`remoteIpBlocks`, `remote.ip`); nil means the source address.
     public var remoteIP: IPAddress?
@@ -29,7 +31,7 @@ public struct AuthorizationRequest: Sendable, Hashable {
     public var httpJudgedUpstream = false
 
     public init(destination: Workload, destinationIP: IPAddress, destinationPort: Int,
-                sourcePrincipal: String? = nil, sourceNamespace: String? = nil, sourceIP: IPAddress,
+                sourcePrincipal: String? = nil, sourceNamespace: String? = nil, sourceIP: IPAddress?,
                 remoteIP: IPAddress? = nil, http: HTTPRequestAttributes? = nil) {
         self.destination = destination
         self.destinationIP = destinationIP
@@ -43,7 +45,7 @@ public struct AuthorizationRequest: Sendable, Hashable {
 
     /// From the peer certificate's SPIFFE id (nil for plaintext).
     public init(destination: Workload, destinationIP: IPAddress, destinationPort: Int, source identity: SpiffeID?,
-                sourceIP: IPAddress, remoteIP: IPAddress? = nil, http: HTTPRequestAttributes? = nil) {
+                sourceIP: IPAddress?, remoteIP: IPAddress? = nil, http: HTTPRequestAttributes? = nil) {
         self.init(destination: destination, destinationIP: destinationIP, destinationPort: destinationPort,
                   sourcePrincipal: identity?.principal, sourceNamespace: identity?.namespace, sourceIP: sourceIP,
                   remoteIP: remoteIP, http: http)

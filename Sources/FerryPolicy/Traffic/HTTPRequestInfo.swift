@@ -15,9 +15,10 @@ public struct HTTPRequestInfo: Sendable, Hashable {
     /// Names lower-cased; repeated headers joined with ",".
     public var headers: [String: String]
     /// The client's address (consistent hashing on source IP).
-    public var sourceIP: IPAddress
+    /// nil when unknown.
+    public var sourceIP: IPAddress?
 
-    public init(method: String, path: String, authority: String, headers: [String: String] = [:], sourceIP: IPAddress) {
+    public init(method: String, path: String, authority: String, headers: [String: String] = [:], sourceIP: IPAddress?) {
         self.method = method
         self.path = path
         self.authority = authority

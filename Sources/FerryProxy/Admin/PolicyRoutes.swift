@@ -74,7 +74,7 @@ struct PolicyRoutes {
         }
         let request = AuthorizationRequest(
             destination: workload, destinationIP: workload.addresses.first ?? IPAddress("0.0.0.0")!, destinationPort: port,
-            source: identity, sourceIP: sourceIP ?? IPAddress("0.0.0.0")!, http: http
+            source: identity, sourceIP: sourceIP, http: http
         )
         let decision = policies.authorizer.evaluate(request)
         return .json(AdminAPI.PolicyCheck(

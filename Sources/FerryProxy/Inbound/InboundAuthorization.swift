@@ -10,7 +10,7 @@ enum InboundAuthorization {
     static func request(destination: Workload, target: IPEndpoint, peer: InboundPeer) -> AuthorizationRequest {
         AuthorizationRequest(
             destination: destination, destinationIP: target.ip, destinationPort: target.port,
-            source: peer.identity, sourceIP: peer.address ?? IPAddress("0.0.0.0")!
+            source: peer.identity, sourceIP: peer.address
         )
     }
 
@@ -27,7 +27,7 @@ enum InboundAuthorization {
         context.accessLog.log([
             "type": "denial",
             "start_time": .string(Date().rfc3339),
-            "src_addr": .string(request.sourceIP.description),
+            "src_addr": AccessLogValue(request.sourceIP?.description),
             "src_identity": AccessLogValue(peer.identity?.uri),
             "dst_addr": .string(IPEndpoint(ip: request.destinationIP, port: request.destinationPort).description),
             "dst_workload": .string(request.destination.key),
@@ -39,7 +39,7 @@ enum InboundAuthorization {
         context.logger.info("connection denied", metadata: [
             "ferry.policy": "\(decision.policy?.description ?? "-")", "ferry.reason": "\(decision.reason)",
             "ferry.destination": "\(request.destination.key):\(request.destinationPort)",
-            "ferry.source": "\(peer.identity?.uri ?? request.sourceIP.description)",
+            "ferry.source": "\(peer.identity?.uri ?? request.sourceIP?.description ?? "unknown")",
         ])
     }
 }

@@ -54,11 +54,10 @@ struct InboundRequestGate: HTTPRequestHandling {
             return .local(.serviceUnavailable, reason: "\(target) is no longer a workload on node \(context.node)",
                           version: request.head.version)
         }
-        let sourceIP = peer.address ?? IPAddress("0.0.0.0")!
-        let info = L7Proxy.requestInfo(request, defaultAuthority: target.description, sourceIP: sourceIP)
+        let info = L7Proxy.requestInfo(request, defaultAuthority: target.description, sourceIP: peer.address)
         let authorization = AuthorizationRequest(
             destination: workload, destinationIP: target.ip, destinationPort: target.port, source: peer.identity,
-            sourceIP: sourceIP,
+            sourceIP: peer.address,
             http: HTTPRequestAttributes(host: info.host, method: info.method, path: String(info.pathWithoutQuery), headers: info.headers)
         )
         let decision = InboundAuthorization.decide(authorization, state: state, context: context)

@@ -379,13 +379,13 @@ final class L7Proxy: Sendable {
 
     static func requestInfo(_ request: ProxiedRequest, caller: Caller) -> HTTPRequestInfo {
         requestInfo(request, defaultAuthority: caller.service.hostname(),
-                    sourceIP: caller.source.addresses.first ?? IPAddress("0.0.0.0")!)
+                    sourceIP: caller.source.addresses.first)
     }
 
     /// The request as routing and policy read it: headers lower-cased (repeats
     /// joined by commas), the authority from Host or :authority.
     static func requestInfo(_ request: ProxiedRequest, defaultAuthority: @autoclosure () -> String,
-                            sourceIP: IPAddress) -> HTTPRequestInfo {
+                            sourceIP: IPAddress?) -> HTTPRequestInfo {
         var headers: [String: String] = [:]
         for (name, value) in request.head.headers {
             let lower = name.lowercased()

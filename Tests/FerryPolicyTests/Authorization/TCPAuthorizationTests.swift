@@ -195,3 +195,27 @@ import Testing
         }
     }
 }
+
+/// A source whose address is unknown is nil, never 0.0.0.0: it is in no
+/// `ipBlocks` (not even 0.0.0.0/0) and outside every `notIpBlocks`, as an
+/// absent principal is.
+@Suite struct UnknownSourceAddressTests {
+    static func decide(_ spec: String) throws -> Bool {
+        let state = try Fixtures.state(Fixtures.policy("p", spec))
+        var request = Fixtures.request(in: state)
+        request.sourceIP = nil
+        let decision = Authorizer(state: state).evaluate(request)
+        #expect(LinearScanAuthorizer(state: state).evaluate(request) == decision)
+        return decision.allowed
+    }
+
+    @Test func anAllowByAddressNeverAdmitsAnUnknownSource() throws {
+        #expect(try !Self.decide("rules: [{from: [{source: {ipBlocks: [\"0.0.0.0/0\", \"::/0\"]}}]}]"))
+        #expect(try !Self.decide("rules: [{when: [{key: source.ip, values: [\"0.0.0.0/0\"]}]}]"))
+    }
+
+    @Test func aDenyOfEverythingButABlockDeniesAnUnknownSource() throws {
+        #expect(try !Self.decide("action: DENY\nrules: [{from: [{source: {notIpBlocks: [\"10.0.0.0/8\"]}}]}]"))
+        #expect(try Self.decide("action: DENY\nrules: [{from: [{source: {ipBlocks: [\"0.0.0.0/0\"]}}]}]"), "a DENY of blocks does not match it")
+    }
+}

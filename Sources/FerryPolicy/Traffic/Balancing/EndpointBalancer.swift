@@ -60,7 +60,7 @@ public final class EndpointBalancer: Sendable {
         switch key {
         case .header(let name): request.headers[name].map { StableHash.hash($0) }
         case .queryParameter(let name): request.queryParameter(name).map { StableHash.hash($0.utf8) }
-        case .sourceIP: StableHash.hash(request.sourceIP.byteArray)
+        case .sourceIP: StableHash.hash(request.sourceIP?.byteArray ?? [])
         }
     }
 
