@@ -16,12 +16,15 @@ public final class NodeCredentialRenewer: Service, Sendable {
     private let fetch: @Sendable () async throws -> NodeCredential
     private let install: @Sendable (NodeCredential) throws -> Void
     private let logger: Logger
+    /// What renewals and retries wait on; tests pass a clock they move by hand.
+    private let clock: any Clock<Duration>
     private let state: Mutex<(credential: NodeCredential, renewAt: Date, rotations: Int)>
 
-    public init(initial: NodeCredential, schedule: RenewalSchedule = RenewalSchedule(),
+    public init(initial: NodeCredential, schedule: RenewalSchedule = RenewalSchedule(), clock: any Clock<Duration> = ContinuousClock(),
                 fetch: @escaping @Sendable () async throws -> NodeCredential,
                 install: @escaping @Sendable (NodeCredential) throws -> Void, logger: Logger) {
         self.schedule = schedule
+        self.clock = clock
         self.fetch = fetch
         self.install = install
         self.logger = logger
@@ -42,7 +45,7 @@ public final class NodeCredentialRenewer: Service, Sendable {
             let delay = failures == 0
                 ? .milliseconds(Int64(max(renewAt.timeIntervalSinceNow, schedule.retryInitial.seconds) * 1000))
                 : schedule.retryDelay(failures: failures)
-            do { try await Task.sleep(for: delay) } catch { return }
+            do { try await clock.sleep(for: delay) } catch { return }
             do {
                 let credential = try await fetch()
                 try install(credential)

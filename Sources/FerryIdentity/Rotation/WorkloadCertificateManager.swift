@@ -22,14 +22,18 @@ public final class WorkloadCertificateManager: Service, Sendable {
     private let source: any CertificateSource
     private let updates: AsyncStream<MeshState>
     private let logger: Logger
+    /// What renewals and retries wait on; tests pass a clock they move by hand.
+    private let clock: any Clock<Duration>
     private let book = Mutex(Book())
 
     public init(source: any CertificateSource, node: String, updates: AsyncStream<MeshState>,
-                schedule: RenewalSchedule = RenewalSchedule(), logger: Logger) {
+                schedule: RenewalSchedule = RenewalSchedule(), clock: any Clock<Duration> = ContinuousClock(),
+                logger: Logger) {
         self.source = source
         self.node = node
         self.updates = updates
         self.schedule = schedule
+        self.clock = clock
         var logger = logger
         logger[metadataKey: "ferry.node"] = "\(node)"
         self.logger = logger
@@ -131,7 +135,7 @@ public final class WorkloadCertificateManager: Service, Sendable {
                     "ferry.identity": "\(identity)", "ferry.failures": "\(failures)", "ferry.retry_in": "\(delay)",
                 ])
             }
-            do { try await Task.sleep(for: delay) } catch { return }
+            do { try await clock.sleep(for: delay) } catch { return }
         }
     }
 
