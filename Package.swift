@@ -151,6 +151,17 @@ let package = Package(
             dependencies: ["FerryPolicy", "FerryMesh"]
         ),
         .testTarget(name: "FerryMeshTests", dependencies: ["FerryMesh"]),
+        .testTarget(
+            name: "FerryHTTPTests",
+            dependencies: [
+                "FerryHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "FerryBPFTests", dependencies: ["FerryBPF"]),
         .testTarget(
             name: "FerryKubernetesTests",
