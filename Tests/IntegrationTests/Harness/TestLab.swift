@@ -53,11 +53,38 @@ final class TestLab: @unchecked Sendable {
         case dual, ipv4Only, ipv6Only
     }
 
+    /// How a host's link to the bridge behaves (this kernel has no netem: a
+    /// user-space link emulator, Tools/delayline.py, sits in the middle).
+    struct Link: Sendable {
+        /// Added to every frame, in each direction.
+        var delayEachWayMilliseconds: Double = 0
+        /// Share of IP frames lost, in each direction.
+        var lossPercent: Double = 0
+        /// Fixes which frames are lost, run after run.
+        var seed: Int? = 1
+
+        init(delayEachWayMilliseconds: Double = 0, lossPercent: Double = 0, seed: Int? = 1) {
+            self.delayEachWayMilliseconds = delayEachWayMilliseconds
+            self.lossPercent = lossPercent
+            self.seed = seed
+        }
+
+        /// The round trip to the bridge grows by `milliseconds`.
+        init(roundTripMilliseconds milliseconds: Double) {
+            self.init(delayEachWayMilliseconds: milliseconds / 2)
+        }
+    }
+
     /// A host: a namespace on the bridge with 198.18.0.<n>/24 and 2001:db8::<n>/64
     /// (or one of them, per `families`).
     /// With `delayMilliseconds`, its link goes through a delay line (this kernel
     /// has no netem), adding that much to every frame in each direction.
-    func addHost(_ role: String, delayMilliseconds: Double? = nil, families: Families = .dual) throws -> TestHost {
+    func addHost(_ role: String, delayMilliseconds: Double?, families: Families = .dual) throws -> TestHost {
+        try addHost(role, link: delayMilliseconds.map { Link(roundTripMilliseconds: $0) }, families: families)
+    }
+
+    /// A host whose link to the bridge is emulated (`link`), or a plain veth.
+    func addHost(_ role: String, link: Link? = nil, families: Families = .dual) throws -> TestHost {
         hostCount += 1
         let n = hostCount
         let namespace = "\(id)\(role.prefix(3))\(n)"
@@ -70,7 +97,7 @@ final class TestLab: @unchecked Sendable {
                                  "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 && sysctl -qw net.ipv6.conf.default.disable_ipv6=1"]))
         }
         let outside = "\(id)v\(n)"
-        if let delay = delayMilliseconds {
+        if let link {
             let line = "\(id)d\(n)"
             try check(Shell.run(["ip", "netns", "add", line]))
             namespaces.append(line)
@@ -90,7 +117,8 @@ final class TestLab: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: true)
             let delayline = try spawn("delayline\(n)", namespace: line, cgroup: cgroup,
                                       ["python3", Paths.packageRoot + "/Tests/IntegrationTests/Tools/delayline.py",
-                                       "dla", "dlb", "--delay-ms", "\(delay / 2)"])
+                                       "dla", "dlb", "--delay-ms", "\(link.delayEachWayMilliseconds)",
+                                       "--loss-percent", "\(link.lossPercent)"] + (link.seed.map { ["--seed", "\($0)"] } ?? []))
             guard delayline.waitForOutput("ready") else { throw LabError("delay line did not start: \(delayline.stderr)") }
         } else {
             try check(Shell.run(["ip", "link", "add", outside, "type", "veth", "peer", "name", "eth0", "netns", namespace]))

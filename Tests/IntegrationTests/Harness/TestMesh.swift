@@ -11,18 +11,22 @@ final class TestMesh: @unchecked Sendable {
     let caDirectory: String
     let configDirectory: String
     private(set) var ca: BackgroundProcess?
+    /// Passed to every ferryd this mesh starts.
+    var agentArguments: [String] = []
 
     /// `extraConfig` is appended to the mesh YAML (MeshConfig settings, say).
-    /// `delays`: node index → extra round-trip milliseconds on that node's link.
+    /// `delays`: node index → extra round-trip milliseconds on that node's link;
+    /// `links`: node index → an emulated link (delay and loss), which wins.
     /// `families`: the address families every node has.
     /// `nodeCredentialValidity`: `ferryctl ca issue-node --validity` (its default when nil).
     init(_ name: String, nodes count: Int = 2, meshConfig: String = "", delays: [Int: Double] = [:],
-         families: TestLab.Families = .dual, nodeCredentialValidity: String? = nil) throws {
+         links: [Int: TestLab.Link] = [:], families: TestLab.Families = .dual, nodeCredentialValidity: String? = nil) throws {
         lab = try TestLab(name)
         do {
             var hosts: [TestHost] = []
             for index in 0..<count {
-                hosts.append(try lab.addHost("node", delayMilliseconds: delays[index], families: families))
+                hosts.append(try lab.addHost("node", link: links[index] ?? delays[index].map { TestLab.Link(roundTripMilliseconds: $0) },
+                                             families: families))
             }
             nodes = hosts
             let config = lab.logDirectory + "/mesh"
@@ -72,7 +76,7 @@ final class TestMesh: @unchecked Sendable {
     }
 
     func startAgent(_ agent: TestAgent) throws {
-        try agent.start(extraArguments: ["--ca-address", caAddress, "--credentials", credentials(agent.host)])
+        try agent.start(extraArguments: ["--ca-address", caAddress, "--credentials", credentials(agent.host)] + agentArguments)
     }
 
     /// Adds a workload resource for a cgroup on a node.
