@@ -9,7 +9,8 @@
  *   ferry_conns with the kernel's view: bytes, smoothed RTT, retransmits, state.
  *   State, RTT and retransmit callbacks keep it fresh.
  * - On TCP_CLOSE both entries go (a tuple once ferryd has also read it), so the
- *   maps hold live connections only.
+ *   maps hold live connections only, and the socket's final values go to the
+ *   ferry_events ring buffer: every connection counts, however short.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -18,7 +19,12 @@
 #include "include/ferry_addr.h"
 #include "include/ferry_maps.h"
 
-#define TRACKING_FLAGS (BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_RETRANS_CB_FLAG)
+#define TRACKING_FLAGS (BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_RETRANS_CB_FLAG | \
+			BPF_SOCK_OPS_RTO_CB_FLAG)
+
+/* Load-time setting: 0 emits no close records (how `make bench` measures what
+ * they cost). */
+const volatile __u32 ferry_close_events = 1;
 
 /* The socket's own 4-tuple, local end first, in the normalised form. */
 static __always_inline void own_tuple(struct bpf_sock_ops *ctx, struct ferry_tuple *tuple)
@@ -55,7 +61,6 @@ static __always_inline void refresh(struct bpf_sock_ops *ctx, struct ferry_conn_
 	stats->srtt_us = FERRY_READ(ctx->srtt_us) >> 3; /* the kernel keeps srtt scaled by 8 */
 	stats->total_retrans = FERRY_READ(ctx->total_retrans);
 	stats->state = (__u8)FERRY_READ(ctx->state);
-	stats->updated_ns = bpf_ktime_get_ns();
 }
 
 static __always_inline void track(struct bpf_sock_ops *ctx, __u64 cookie, __u8 kind,
@@ -104,14 +109,64 @@ static __always_inline void on_connect(struct bpf_sock_ops *ctx)
 	}
 }
 
+/* How the connection ended, from the state it leaves for TCP_CLOSE. */
+static __always_inline __u8 end_of(__u32 old_state, __u16 flags)
+{
+	if (flags & FERRY_CONN_RTO_EXPIRED)
+		return FERRY_END_TIMEOUT;
+	switch (old_state) {
+	case BPF_TCP_LAST_ACK:   /* our FIN acknowledged after theirs */
+	case BPF_TCP_FIN_WAIT2:  /* their FIN after ours: on to TIME_WAIT */
+	case BPF_TCP_CLOSING:    /* simultaneous close */
+	case BPF_TCP_TIME_WAIT:
+		return FERRY_END_FIN;
+	default:                 /* from ESTABLISHED, CLOSE_WAIT, SYN_SENT...: a reset */
+		return FERRY_END_RST;
+	}
+}
+
+/* The final record. The map entry goes first, so once ferryd has read the
+ * record the entry is gone: a reader never counts a socket's values twice.
+ * ferryd's accepted end of a captured connection is left out: the workload's
+ * own socket reports that connection. */
+static __always_inline void emit_close(struct bpf_sock_ops *ctx, __u64 cookie, const struct ferry_conn_stats *stats)
+{
+	if (!ferry_close_events)
+		return;
+	if (stats->kind == FERRY_CONN_INBOUND && stats->tuple.src_port == FERRY_OUTBOUND_PORT)
+		return;
+	struct ferry_close_event *event = bpf_ringbuf_reserve(&ferry_events, sizeof(*event), 0);
+	if (!event) {
+		ferry_count(FERRY_CTR_EVENTS_DROPPED);
+		return;
+	}
+	event->cookie = cookie;
+	event->stats = *stats;
+	refresh(ctx, &event->stats);
+	event->stats.state = (__u8)ctx->args[0];
+	event->end_ns = bpf_ktime_get_ns();
+	event->min_rtt_us = FERRY_READ(ctx->rtt_min);
+	event->end = end_of(ctx->args[0], stats->flags);
+	event->_pad[0] = 0;
+	event->_pad[1] = 0;
+	event->_pad[2] = 0;
+	/* Wake the reader only when the buffer is filling; otherwise it drains
+	 * on its own schedule, which keeps wake-ups off the connection path. */
+	__u64 wakeup = bpf_ringbuf_query(&ferry_events, BPF_RB_AVAIL_DATA) >
+			       bpf_ringbuf_query(&ferry_events, BPF_RB_RING_SIZE) / 4
+		? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(event, wakeup);
+}
+
 static __always_inline void on_close(struct bpf_sock_ops *ctx)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct ferry_conn_stats *stats = bpf_map_lookup_elem(&ferry_conns, &cookie);
-	if (!stats)
+	struct ferry_conn_stats *found = bpf_map_lookup_elem(&ferry_conns, &cookie);
+	if (!found)
 		return;
-	struct ferry_tuple tuple = stats->tuple;
-	if (stats->kind == FERRY_CONN_CAPTURED) {
+	struct ferry_conn_stats stats = *found;
+	struct ferry_tuple tuple = stats.tuple;
+	if (stats.kind == FERRY_CONN_CAPTURED) {
 		/* Not racing the reader: the flags are plain bytes, and a lost update
 		 * only leaves the entry to the LRU. */
 		struct ferry_origin *origin = bpf_map_lookup_elem(&ferry_tuples, &tuple);
@@ -119,12 +174,13 @@ static __always_inline void on_close(struct bpf_sock_ops *ctx)
 			bpf_map_delete_elem(&ferry_tuples, &tuple);
 		else if (origin)
 			origin->flags |= FERRY_ORIGIN_CLOSED;
-	} else if (stats->kind == FERRY_CONN_UPSTREAM) {
+	} else if (stats.kind == FERRY_CONN_UPSTREAM) {
 		tuple.netns_cookie = 0;
 		bpf_map_delete_elem(&ferry_own, &tuple);
 	}
 	bpf_map_delete_elem(&ferry_conns, &cookie);
 	ferry_count(FERRY_CTR_CONN_CLOSED);
+	emit_close(ctx, cookie, &stats);
 }
 
 static __always_inline void on_update(struct bpf_sock_ops *ctx)
@@ -136,6 +192,22 @@ static __always_inline void on_update(struct bpf_sock_ops *ctx)
 	refresh(ctx, stats);
 	if (ctx->op == BPF_SOCK_OPS_RTT_CB)
 		stats->rtt_samples += 1;
+	if (ctx->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && !(stats->flags & FERRY_CONN_ESTABLISHED)) {
+		stats->established_ns = bpf_ktime_get_ns();
+		stats->flags |= FERRY_CONN_ESTABLISHED;
+	}
+}
+
+/* The retransmission timer fired; with args[2] set it gave up, and the close
+ * that follows is a timeout. */
+static __always_inline void on_rto(struct bpf_sock_ops *ctx)
+{
+	if (!ctx->args[2])
+		return;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct ferry_conn_stats *stats = bpf_map_lookup_elem(&ferry_conns, &cookie);
+	if (stats)
+		stats->flags |= FERRY_CONN_RTO_EXPIRED;
 }
 
 SEC("sockops")
@@ -159,6 +231,9 @@ int ferry_sockops(struct bpf_sock_ops *ctx)
 	case BPF_SOCK_OPS_RTT_CB:
 	case BPF_SOCK_OPS_RETRANS_CB:
 		on_update(ctx);
+		break;
+	case BPF_SOCK_OPS_RTO_CB:
+		on_rto(ctx);
 		break;
 	}
 	return 1;

@@ -93,7 +93,10 @@ struct ferry_conn_stats {
 	struct ferry_tuple tuple;   /* this socket: src = local end, dst = remote end */
 	struct ferry_origin origin; /* original destination (captured sockets only) */
 	__u64 start_ns;             /* bpf_ktime_get_ns() at connect or accept */
-	__u64 updated_ns;
+	/* When the handshake of a socket that connected completed; meaningful
+	 * only with FERRY_CONN_ESTABLISHED. (Was updated_ns, which nothing read:
+	 * entries written by older agents lack the flag.) */
+	__u64 established_ns;
 	__u64 bytes_acked;          /* bytes sent and acknowledged by the peer */
 	__u64 bytes_received;
 	__u32 srtt_us;
@@ -101,7 +104,42 @@ struct ferry_conn_stats {
 	__u32 rtt_samples;
 	__u8 state;                 /* TCP state (BPF_TCP_*) */
 	__u8 kind;                  /* enum ferry_conn_kind */
-	__u16 _pad;
+	__u16 flags;                /* FERRY_CONN_*; was padding, so older entries read as 0 */
+};
+#define FERRY_CONN_ESTABLISHED 0x1u /* established_ns is set: SYN -> established timed */
+#define FERRY_CONN_RTO_EXPIRED 0x2u /* the retransmission timer gave up: the close is a timeout */
+
+/* How a socket's connection ended. */
+enum ferry_conn_end {
+	FERRY_END_FIN = 1,     /* orderly: both sides' FINs (through LAST_ACK, FIN_WAIT2, CLOSING) */
+	FERRY_END_RST = 2,     /* abortive: a reset sent or received, or a refused connect */
+	FERRY_END_TIMEOUT = 3, /* the retransmission timer gave up (lost peer or path) */
+};
+
+/* ferry_events (a BPF ring buffer): one record per tracked socket when it
+ * reaches TCP_CLOSE, so a connection shorter than any sampling interval still
+ * counts. Not for ferryd's accepted end of a captured connection (the
+ * workload's own socket reports that connection). A full buffer drops the
+ * record and counts FERRY_CTR_EVENTS_DROPPED; the kernel never waits. */
+struct ferry_close_event {
+	__u64 cookie;               /* the socket's cookie (ferry_conns key) */
+	struct ferry_conn_stats stats; /* final values; state is the state before close */
+	__u64 end_ns;               /* bpf_ktime_get_ns() at close */
+	__u32 min_rtt_us;           /* the kernel's windowed minimum RTT; 0 when none was measured */
+	__u8 end;                   /* enum ferry_conn_end */
+	__u8 _pad[3];
+};
+
+/* The ring buffer's size when ferryd is not told otherwise: with ~170 bytes a
+ * record, room for ~6,000 closes between two drains. */
+#define FERRY_EVENTS_DEFAULT_BYTES (1u << 20)
+
+/* ferry_names (created and written by ferryd, read by ferryctl): workload
+ * index -> "namespace/name", so the kernel's tables can be read with names
+ * while ferryd is down. */
+#define FERRY_WORKLOAD_NAME_MAX 320 /* namespace (63) + '/' + name (253) + NUL, rounded to 8 */
+struct ferry_workload_name {
+	char key[FERRY_WORKLOAD_NAME_MAX]; /* NUL-terminated */
 };
 
 /* ferry_inbound: the ports of enrolled workloads on this node whose plaintext
@@ -144,6 +182,7 @@ enum ferry_counter {
 	FERRY_CTR_MAP_FULL,        /* a map update failed */
 	FERRY_CTR_INBOUND_STEERED, /* plaintext connections steered to :15006 */
 	FERRY_CTR_INBOUND_DROPPED, /* STRICT plaintext dropped while ferryd is down */
+	FERRY_CTR_EVENTS_DROPPED,  /* close records lost: ferry_events was full */
 	FERRY_CTR_COUNT,
 };
 

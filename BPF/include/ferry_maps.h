@@ -121,6 +121,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ferry_own SEC(".maps");
 
+/* One record per tracked socket's close (struct ferry_close_event). ferryd may
+ * size it at load time (a power of two, at least a page); a pin of another
+ * size is replaced, since a record not yet read is all it can lose. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FERRY_EVENTS_DEFAULT_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ferry_events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FERRY_CTR_COUNT);

@@ -2,9 +2,12 @@
 // The ABI header lives with the BPF programs and is included, never copied.
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <linux/bpf.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/vfs.h>
 #include <sys/mount.h>
@@ -66,4 +69,39 @@ static inline unsigned int ferry_link_netns_inode(int link_fd) {
     if (bpf_obj_get_info_by_fd(link_fd, &info, &length) != 0) return 0;
     if (info.type != BPF_LINK_TYPE_NETNS) return 0;
     return info.netns.netns_ino;
+}
+
+// Sets a `const volatile __u32` global (a load-time setting, in .rodata) of an
+// opened, not yet loaded object. 0; -ENOENT when the object has no such
+// variable; -EINVAL when it is not 32 bits wide.
+static inline int ferry_object_set_rodata_u32(struct bpf_object *object, const char *name, __u32 value) {
+    struct btf *btf = bpf_object__btf(object);
+    if (!btf) return -ENOENT;
+    int section = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+    if (section < 0) return -ENOENT;
+    const struct btf_type *datasec = btf__type_by_id(btf, section);
+    const struct btf_var_secinfo *var = btf_var_secinfos(datasec);
+    for (int i = 0; i < btf_vlen(datasec); i++, var++) {
+        const struct btf_type *type = btf__type_by_id(btf, var->type);
+        if (strcmp(btf__name_by_offset(btf, type->name_off), name) != 0) continue;
+        if (var->size != sizeof(value)) return -EINVAL;
+        struct bpf_map *map;
+        bpf_object__for_each_map(map, object) {
+            const char *map_name = bpf_map__name(map);
+            size_t length = strlen(map_name);
+            if (!bpf_map__is_internal(map) || length < 7 || strcmp(map_name + length - 7, ".rodata") != 0) continue;
+            size_t size = 0;
+            const void *initial = bpf_map__initial_value(map, &size);
+            if (!initial || var->offset + sizeof(value) > size) return -EINVAL;
+            unsigned char *copy = malloc(size);
+            if (!copy) return -ENOMEM;
+            memcpy(copy, initial, size);
+            memcpy(copy + var->offset, &value, sizeof(value));
+            int rc = bpf_map__set_initial_value(map, copy, size);
+            free(copy);
+            return rc;
+        }
+        return -ENOENT;
+    }
+    return -ENOENT;
 }

@@ -41,6 +41,26 @@ public final class BPFMap<Key: BitwiseCopyable, Value: BitwiseCopyable>: @unchec
 
     deinit { close(fd) }
 
+    /// The hash map pinned at `path`, made and pinned there first when there
+    /// is none (a map only user space writes, which no program declares). A pin
+    /// of another shape, from an older build, is replaced.
+    public static func pinnedHash(at path: String, maxEntries: UInt32) throws -> BPFMap {
+        if BPFFS.exists(path) {
+            if let map = try? BPFMap(pinned: path), (try? map.info())?.type == "hash" { return map }
+            try BPFFS.remove(path)
+        }
+        let name = BPFMapRef.baseName(path)
+        let fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, UInt32(MemoryLayout<Key>.size), UInt32(MemoryLayout<Value>.size),
+                                maxEntries, nil)
+        guard fd >= 0 else { throw BPFError.last("create map '\(name)'") }
+        guard bpf_obj_pin(fd, path) == 0 else {
+            let error = BPFError.last("pin map '\(name)' at \(path)")
+            close(fd)
+            throw error
+        }
+        return try BPFMap(fd: fd, name: name)
+    }
+
     public func lookup(_ key: Key) -> Value? {
         var key = key
         return withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in

@@ -1,6 +1,20 @@
 import CLibBPF
 import Glibc
 
+/// What to change in an object between opening and loading it.
+public struct BPFLoadOptions: Sendable {
+    /// `max_entries` of maps, by name (the ring buffer's size in bytes); maps
+    /// the object does not declare are skipped.
+    public var mapSizes: [String: UInt32] = [:]
+    /// Load-time settings: `const volatile __u32` globals, by name.
+    public var settings: [String: UInt32] = [:]
+
+    public init(mapSizes: [String: UInt32] = [:], settings: [String: UInt32] = [:]) {
+        self.mapSizes = mapSizes
+        self.settings = settings
+    }
+}
+
 /// One compiled BPF object file (`BPF/build/*.bpf.o`): opened, loaded into the
 /// kernel, with maps that declare `LIBBPF_PIN_BY_NAME` pinned under (or reused
 /// from) `pinRoot`. Closing the object does not detach pinned links.
@@ -14,8 +28,9 @@ public final class BPFObject: @unchecked Sendable {
     /// Opens and loads the object. Maps already pinned under `pinRoot` with a
     /// matching definition are reused, which keeps their contents across
     /// restarts; a pin whose definition differs (left by a Ferry with another
-    /// map layout) is replaced rather than failing the load.
-    public init(path: String, pinRoot: String) throws {
+    /// map layout) is replaced rather than failing the load. `options` sizes
+    /// maps and sets load-time settings first.
+    public init(path: String, pinRoot: String, options: BPFLoadOptions = BPFLoadOptions()) throws {
         self.path = path
         guard access(path, R_OK) == 0 else {
             throw BPFError.last("open BPF object \(path)", detail: "run `make bpf` to build the programs")
@@ -31,6 +46,8 @@ public final class BPFObject: @unchecked Sendable {
         }
         object = opened
         _ = LibBPFLog.takeRecent()
+        // Sizes first: a pin must match them. (A throw runs deinit, which closes the object.)
+        try prepare(options)
         let stale = PinnedMapRepair.setAsideMismatched(in: object)
         defer { for repair in stale { repair.close() } }
         guard bpf_object__load(object) == 0 else {
@@ -67,6 +84,18 @@ public final class BPFObject: @unchecked Sendable {
             map = bpf_object__next_map(object, current)
         }
         return maps
+    }
+
+    /// Load-time settings and map sizes, set between opening and loading.
+    private func prepare(_ options: BPFLoadOptions) throws {
+        for (name, value) in options.settings {
+            let rc = ferry_object_set_rodata_u32(object, name, value)
+            guard rc == 0 else { throw BPFError("set load-time setting '\(name)' of \(path)", errno: -rc) }
+        }
+        for (name, size) in options.mapSizes {
+            guard let map = bpf_object__find_map_by_name(object, name) else { continue }
+            guard bpf_map__set_max_entries(map, size) == 0 else { throw BPFError.last("size map '\(name)' to \(size)") }
+        }
     }
 
     public var programs: [BPFProgram] {

@@ -61,6 +61,40 @@ public struct DatapathLayout: Sendable, Hashable {
     public func mapPath(_ name: String) -> String { pinDirectory + "/" + name }
 }
 
+/// Load-time choices about the datapath (the layout says where it lives).
+public struct DatapathSettings: Sendable, Hashable {
+    /// Size of the close-event ring buffer (`ferry_events`) in bytes.
+    public var eventBufferBytes: UInt32
+    /// Whether sockops writes close records at all; off only to measure what
+    /// they cost (`make bench`).
+    public var closeEvents: Bool
+
+    public init(eventBufferBytes: UInt32 = FERRY_EVENTS_DEFAULT_BYTES, closeEvents: Bool = true) {
+        self.eventBufferBytes = eventBufferBytes
+        self.closeEvents = closeEvents
+    }
+
+    /// What is wrong with a ring buffer size, or nil: the kernel takes a power
+    /// of two of at least a page.
+    public static func problem(eventBufferBytes bytes: UInt64) -> String? {
+        let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let most: UInt64 = 1 << 30
+        guard bytes >= page, bytes <= most, bytes & (bytes - 1) == 0 else {
+            return "\(bytes) is not a power of two between the page size (\(page)) and \(most) bytes"
+        }
+        return nil
+    }
+
+    /// What each object changes before it loads: every object declares the
+    /// shared maps (so each sizes the ring buffer alike); sockops has the switch.
+    func loadOptions(for file: String) -> BPFLoadOptions {
+        BPFLoadOptions(
+            mapSizes: ["ferry_events": eventBufferBytes],
+            settings: file == "sockops.bpf.o" ? ["ferry_close_events": closeEvents ? 1 : 0] : [:]
+        )
+    }
+}
+
 /// Ferry's programs and maps as one unit: install (load, attach, pin), reopen the
 /// pins, and remove everything.
 public final class FerryDatapath: @unchecked Sendable {
@@ -84,8 +118,10 @@ public final class FerryDatapath: @unchecked Sendable {
     public static let mapNames = [
         "ferry_enrolled", "ferry_capture", "ferry_noports", "ferry_pending",
         "ferry_tuples", "ferry_conns", "ferry_counters", "ferry_inbound", "ferry_listeners", "ferry_pod_listeners", "ferry_own",
-        "ferry_strict",
+        "ferry_strict", "ferry_events", "ferry_names",
     ]
+    /// Workload names ferryd keeps for ferryctl (`ferry_names`): one per enrolled workload.
+    static let workloadNameCapacity: UInt32 = 4096
     /// Pod namespaces that can have a :15006 listener pair at once.
     public static let podListenerPairs = UInt16(FERRY_POD_LISTENER_PAIRS)
 
@@ -104,12 +140,21 @@ public final class FerryDatapath: @unchecked Sendable {
     public let listeners: BPFMap<UInt32, UInt64>
     /// The SOCKMAP of ferryd's :15006 listeners inside pod network namespaces.
     public let podListeners: BPFMap<UInt32, UInt64>
+    /// Workload index -> "namespace/name", for reading the maps while ferryd is
+    /// down; nil in a pin set an older ferryd made.
+    public let workloadNames: BPFMap<UInt32, ferry_workload_name>?
+    /// The close-event ring buffer (read with `RingBufferReader`).
+    public var eventsPath: String { layout.mapPath("ferry_events") }
+    private let settings: DatapathSettings
     /// inbound.bpf.o, loaded once when the first pod namespace needs its program.
     private var inboundObject: BPFObject?
     private let inboundLock = NSLock()
 
-    private init(layout: DatapathLayout) throws {
+    private init(layout: DatapathLayout, settings: DatapathSettings = DatapathSettings()) throws {
         self.layout = layout
+        self.settings = settings
+        let names = layout.mapPath("ferry_names")
+        workloadNames = BPFFS.exists(names) ? try BPFMap(pinned: names) : nil
         enrolled = try BPFMap(pinned: layout.mapPath("ferry_enrolled"))
         capture = try BPFMap(pinned: layout.mapPath("ferry_capture"))
         excludedPorts = try BPFMap(pinned: layout.mapPath("ferry_noports"))
@@ -157,7 +202,8 @@ public final class FerryDatapath: @unchecked Sendable {
         defer { inboundLock.unlock() }
         do {
             if inboundObject == nil {
-                inboundObject = try BPFObject(path: layout.objectDirectory + "/inbound.bpf.o", pinRoot: layout.pinDirectory)
+                inboundObject = try BPFObject(path: layout.objectDirectory + "/inbound.bpf.o", pinRoot: layout.pinDirectory,
+                                              options: settings.loadOptions(for: "inbound.bpf.o"))
             }
             let program = try inboundObject!.program(named: Self.inboundProgram)
             let pin = layout.podLinkPath(inode: inode)
@@ -211,10 +257,15 @@ public final class FerryDatapath: @unchecked Sendable {
     /// Loads every program, attaches it at the cgroup root, and pins maps and
     /// links. On a restart, pinned maps are reused (enrollment survives) and each
     /// pinned link gets the new program swapped in atomically, so capture never
-    /// pauses.
+    /// pauses. A pin set of an older build works: maps it lacks are made,
+    /// and maps whose shape changed are replaced (`PinnedMapRepair`).
     /// `asAgent`: the caller is ferryd, whose own cgroup may need the agent
     /// programs too; `ferryctl load` leaves those links to the agent.
-    public static func install(_ layout: DatapathLayout, asAgent: Bool = true, logger: Logger) throws -> FerryDatapath {
+    public static func install(_ layout: DatapathLayout, settings: DatapathSettings = DatapathSettings(), asAgent: Bool = true,
+                               logger: Logger) throws -> FerryDatapath {
+        if let reason = RingBufferReader.unsupportedReason() {
+            throw BPFError("create the close-event ring buffer", errno: EOPNOTSUPP, detail: reason + "; see `ferryctl check`")
+        }
         try BPFFS.ensureMounted()
         try BPFFS.makeDirectory(layout.linksDirectory)
         let cgroupFD = try CgroupFS.open(layout.cgroupRoot)
@@ -227,7 +278,8 @@ public final class FerryDatapath: @unchecked Sendable {
         let netns = LinkAttachPoint.networkNamespace(inode: try Self.inode(ofDescriptor: netnsFD))
         let agentCgroup = asAgent ? try agentCgroupToAttach(layout) : nil
         for (file, programNames) in objects {
-            let object = try BPFObject(path: layout.objectDirectory + "/" + file, pinRoot: layout.pinDirectory)
+            let object = try BPFObject(path: layout.objectDirectory + "/" + file, pinRoot: layout.pinDirectory,
+                                       options: settings.loadOptions(for: file))
             for repair in object.repairs { logger.notice("\(repair)") }
             for name in programNames {
                 let program = try object.program(named: name)
@@ -249,7 +301,8 @@ public final class FerryDatapath: @unchecked Sendable {
                 try attachForAgent(try object.program(named: name), at: agentCgroup, layout: layout, logger: logger)
             }
         }
-        return try FerryDatapath(layout: layout)
+        _ = try BPFMap<UInt32, ferry_workload_name>.pinnedHash(at: layout.mapPath("ferry_names"), maxEntries: workloadNameCapacity)
+        return try FerryDatapath(layout: layout, settings: settings)
     }
 
     /// The agent's own cgroup when its programs must be attached there too

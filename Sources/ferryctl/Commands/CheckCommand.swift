@@ -44,6 +44,8 @@ enum NodeCheck {
             results.append(.init(name: "program type \(name)", ok: supported,
                                  detail: supported ? "supported" : "not supported by this kernel (or no permission to probe)"))
         }
+        let ringBufferProblem = RingBufferReader.unsupportedReason()
+        results.append(.init(name: "map type ringbuf (close records)", ok: ringBufferProblem == nil, detail: ringBufferProblem ?? "supported"))
         let helpers: [(String, bpf_prog_type, bpf_func_id)] = [
             ("bpf_sk_lookup_tcp in connect hooks (fail-open check)", BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_lookup_tcp),
             ("bpf_get_netns_cookie in getsockopt", BPF_PROG_TYPE_CGROUP_SOCKOPT, BPF_FUNC_get_netns_cookie),
