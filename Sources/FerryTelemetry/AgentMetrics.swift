@@ -2,16 +2,13 @@ import Prometheus
 import Synchronization
 
 /// Ferry's own series (prefix `ferry_`), fed by the sampler off the data path.
-/// Label values are map, program, counter and workload names and certificate
+/// Label values are map, program and counter names and certificate
 /// identities — all bounded by the configuration, never per connection.
+/// (The per-pair and per-node TCP series are `KernelSocketMetrics`'.)
 public final class AgentMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let gauges = Mutex<[String: Gauge]>([:])
     private let counters = Mutex<[String: (counter: Counter, last: UInt64)]>([:])
-    private let histograms = Mutex<[String: ValueHistogram]>([:])
-
-    /// RTT buckets in microseconds: loopback to cross-region.
-    public static let rttBuckets: [Double] = [50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100_000, 250_000, 1_000_000]
 
     public init(registry: PrometheusCollectorRegistry, version: String) {
         self.registry = registry
@@ -33,8 +30,15 @@ public final class AgentMetrics: Sendable {
 
     /// One of the datapath's per-CPU counters (redirects, fail-open, …).
     public func datapathCounter(_ name: String, total: UInt64) {
-        let metric = name == "redirected" ? "ferry_bpf_redirects_total" : "ferry_bpf_\(name)_total"
-        advance(metric, [], to: total, help: "Datapath events counted in BPF (\(name))")
+        switch name {
+        case "redirected":
+            advance("ferry_bpf_redirects_total", [], to: total, help: "Datapath events counted in BPF (redirected)")
+        case "events_dropped":
+            advance("ferry_kernel_events_dropped_total", [], to: total,
+                    help: "Close records the kernel dropped because the ring buffer was full")
+        default:
+            advance("ferry_bpf_\(name)_total", [], to: total, help: "Datapath events counted in BPF (\(name))")
+        }
     }
 
     public func certificateExpiry(identity: String, notAfter: Double) {
@@ -45,24 +49,6 @@ public final class AgentMetrics: Sendable {
     public func configReloads(success: Int, failure: Int) {
         advance("ferry_config_reloads_total", [("result", "success")], to: UInt64(success), help: "Configuration reloads")
         advance("ferry_config_reloads_total", [("result", "failure")], to: UInt64(failure), help: "Configuration reloads")
-    }
-
-    /// One smoothed-RTT sample of the socket carrying a workload pair's traffic.
-    public func rtt(_ pair: TrafficLabels, microseconds: UInt32) {
-        histogram("ferry_tcp_rtt_microseconds", Self.pairLabels(pair)).record(Double(microseconds))
-    }
-
-    public func retransmits(_ pair: TrafficLabels, count: UInt64) {
-        guard count > 0 else { return }
-        counterOnly("ferry_tcp_retransmits_total", Self.pairLabels(pair),
-                    help: "TCP retransmissions on the sockets carrying a workload pair's traffic").increment(by: Int64(count))
-    }
-
-    /// A workload pair as Istio's labels name it: workloads and their
-    /// namespaces, so same-named workloads of two namespaces stay apart.
-    static func pairLabels(_ traffic: TrafficLabels) -> [(String, String)] {
-        [("source_workload", traffic.sourceWorkload), ("source_workload_namespace", traffic.sourceNamespace),
-         ("destination_workload", traffic.destinationWorkload), ("destination_workload_namespace", traffic.destinationNamespace)]
     }
 
     /// The standard process series (Prometheus client conventions), which the
@@ -91,16 +77,6 @@ public final class AgentMetrics: Sendable {
         }
     }
 
-    private func counterOnly(_ name: String, _ labels: [(String, String)], help: String) -> Counter {
-        counters.withLock { counters in
-            let key = Self.key(name, labels)
-            if let existing = counters[key] { return existing.counter }
-            let made = registry.counter(name, help: help, labels: labels)
-            counters[key] = (made, 0)
-            return made
-        }
-    }
-
     /// Moves a counter to a monotonic source's new total (in 1/scale units).
     private func advance(_ name: String, _ labels: [(String, String)], to total: UInt64, help: String, scale: Double = 1) {
         counters.withLock { counters in
@@ -111,19 +87,6 @@ public final class AgentMetrics: Sendable {
                 if scale == 1 { entry.counter.increment(by: Int64(delta)) } else { entry.counter.increment(by: Double(delta) / scale) }
             }
             counters[key] = (entry.counter, total)
-        }
-    }
-
-    private func histogram(_ name: String, _ labels: [(String, String)]) -> ValueHistogram {
-        histograms.withLock { histograms in
-            let key = Self.key(name, labels)
-            if let existing = histograms[key] { return existing }
-            let made = registry.makeValueHistogram(
-                descriptor: MetricNameDescriptor(metricName: String(name.dropLast("_microseconds".count)), unitName: "microseconds",
-                                                 helpText: "Smoothed RTT samples (kernel srtt) per workload pair"),
-                labels: labels, buckets: Self.rttBuckets)
-            histograms[key] = made
-            return made
         }
     }
 }

@@ -7,6 +7,16 @@ import Glibc
 public struct KernelConnection: Sendable, Codable, Hashable {
     public enum Kind: String, Sendable, Codable {
         case captured, upstream, inbound, unknown
+
+        /// From `enum ferry_conn_kind`.
+        public init(_ raw: UInt8) {
+            switch UInt32(raw) {
+            case FERRY_CONN_CAPTURED.rawValue: self = .captured
+            case FERRY_CONN_UPSTREAM.rawValue: self = .upstream
+            case FERRY_CONN_INBOUND.rawValue: self = .inbound
+            default: self = .unknown
+            }
+        }
     }
 
     public var cookie: UInt64
@@ -22,17 +32,14 @@ public struct KernelConnection: Sendable, Codable, Hashable {
     public var srttMicroseconds: UInt32
     public var retransmits: UInt32
     public var rttSamples: UInt32
+    /// SYN → established, for a socket that connected.
+    public var connectSeconds: Double?
     public var state: String
     public var ageSeconds: Double
 
     public init(cookie: UInt64, stats: ferry_conn_stats, now: UInt64 = monotonicNanoseconds()) {
         self.cookie = cookie
-        switch Int(stats.kind) {
-        case Int(FERRY_CONN_CAPTURED.rawValue): kind = .captured
-        case Int(FERRY_CONN_UPSTREAM.rawValue): kind = .upstream
-        case Int(FERRY_CONN_INBOUND.rawValue): kind = .inbound
-        default: kind = .unknown
-        }
+        kind = Kind(stats.kind)
         local = IPEndpoint(ip: IPAddress(words: stats.tuple.src_addr), port: Int(stats.tuple.src_port))
         remote = IPEndpoint(ip: IPAddress(words: stats.tuple.dst_addr), port: Int(stats.tuple.dst_port))
         netnsCookie = stats.tuple.netns_cookie
@@ -45,6 +52,7 @@ public struct KernelConnection: Sendable, Codable, Hashable {
         srttMicroseconds = stats.srtt_us
         retransmits = stats.total_retrans
         rttSamples = stats.rtt_samples
+        connectSeconds = KernelSocketState(cookie: cookie, stats: stats).connectSeconds
         state = Self.stateName(stats.state)
         ageSeconds = now > stats.start_ns ? Double(now - stats.start_ns) / 1e9 : 0
     }
@@ -73,7 +81,7 @@ public func monotonicNanoseconds() -> UInt64 {
 public enum KernelCounters {
     public static let names = [
         "redirected", "fail_open", "fail_closed", "origin_found", "origin_missing",
-        "conn_tracked", "conn_closed", "map_full", "inbound_steered", "inbound_dropped",
+        "conn_tracked", "conn_closed", "map_full", "inbound_steered", "inbound_dropped", "events_dropped",
     ]
 
     public static func read(_ counters: BPFCounterArray) -> [String: UInt64] {

@@ -72,6 +72,7 @@ struct AgentCommand: AsyncParsableCommand {
         var configuration = AgentConfiguration(
             node: node, configDirectory: configDirectory ?? "", datapath: layout, cgroupMount: CgroupFS.mountPoint() ?? "/sys/fs/cgroup"
         )
+        configuration.datapathSettings = datapath.settings()
         configuration.adminPort = adminPort
         configuration.logLevel = level
         configuration.identity = identityMode()
@@ -135,8 +136,19 @@ struct DatapathOptions: ParsableArguments {
     @Option(help: "Directory of compiled BPF objects (default: $FERRY_BPF_DIR, /usr/lib/ferry/bpf, or BPF/build of the source tree).")
     var bpfObjects: String?
 
+    @Option(help: "Size of the kernel's close-event ring buffer in bytes: a power of two, at least a page.")
+    var eventBufferBytes: UInt64 = UInt64(DatapathSettings().eventBufferBytes)
+
+    @Flag(help: "Write no close records (to measure what they cost; per-connection kernel metrics then come from the 1 s sampler only).")
+    var noCloseEvents = false
+
     func layout() throws -> DatapathLayout {
         try DatapathLayout.resolve(pinDirectory: pinDir, cgroupRoot: cgroupRoot, objectDirectory: bpfObjects)
+    }
+
+    func settings() -> DatapathSettings {
+        if let problem = DatapathSettings.problem(eventBufferBytes: eventBufferBytes) { fail("--event-buffer-bytes: \(problem)") }
+        return DatapathSettings(eventBufferBytes: UInt32(eventBufferBytes), closeEvents: !noCloseEvents)
     }
 }
 

@@ -30,7 +30,7 @@ public enum Agent {
         FerryLogging.setLevel(configuration.logLevel ?? Logger.Level(rawValue: initialConfig.logLevel) ?? .info)
 
         LibBPFLog.install(logger: Logger(label: "ferry.libbpf"))
-        let datapath = try FerryDatapath.install(configuration.datapath, logger: logger)
+        let datapath = try FerryDatapath.install(configuration.datapath, settings: configuration.datapathSettings, logger: logger)
         let enrollment = EnrollmentTable()
         let policies = SecurityPolicyCache()
         let listenerPairs = InboundListenerPairs()
@@ -59,7 +59,7 @@ public enum Agent {
         let identity = try await AgentIdentity.make(configuration.identity, node: configuration.node, store: store,
                                               group: controlGroup, logger: logger)
         if let identity {
-            let pool = HBONEPool(group: dataGroup, security: identity.security, logger: logger)
+            let pool = HBONEPool(group: dataGroup, security: identity.security, logger: logger, sockets: connections.sockets)
             context.hbonePool = pool
             context.l7 = L7Proxy(context: context, metrics: HTTPMetrics(registry: registry))
             meshServices = identity.services + [
@@ -103,8 +103,12 @@ public enum Agent {
         }
         let flusher = PeriodicTask(interval: configuration.metricsFlushInterval) { connections.reportBytes() }
         let sampler = KernelSampler(
-            datapath: datapath, connections: connections, metrics: AgentMetrics(registry: registry, version: AgentParts.version),
+            datapath: datapath, metrics: AgentMetrics(registry: registry, version: AgentParts.version),
             certificates: { identity?.statuses() ?? [] }, reloads: { watcher.reloadCounts }
+        )
+        let kernelEvents = KernelEventDrain(
+            datapath: datapath, owners: connections.sockets, metrics: KernelSocketMetrics(registry: registry),
+            sourceOfIndex: { index in enrollment.workload(index: index).map { WorkloadPair(source: $0) } }, logger: logger
         )
 
         let group = ServiceGroup(
@@ -112,7 +116,7 @@ public enum Agent {
                 services: [
                     .init(service: watcher), .init(service: reconciler), .init(service: outbound), .init(service: inbound),
                     .init(service: admin), .init(service: metrics), .init(service: readiness),
-                    .init(service: flusher), .init(service: enforcer), .init(service: sampler),
+                    .init(service: flusher), .init(service: enforcer), .init(service: sampler), .init(service: kernelEvents),
                     .init(service: podListeners), .init(service: MeshConfigFollower(
                         store: store, initial: initialConfig, accessLog: accessLog, tracer: tracer, logger: logger
                     )),

@@ -9,6 +9,8 @@ public struct AgentConfiguration: Sendable {
     public var node: String
     public var configDirectory: String
     public var datapath: DatapathLayout
+    /// Load-time choices: the close-event ring buffer's size, whether close records are written.
+    public var datapathSettings = DatapathSettings()
     /// The cgroup2 mount; workload cgroup paths are relative to it.
     public var cgroupMount: String
     public var adminHost = "127.0.0.1"

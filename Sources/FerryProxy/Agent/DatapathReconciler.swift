@@ -14,6 +14,10 @@ public final class EnrollmentTable: Sendable {
     public init() {}
 
     public func workload(cgroupID: UInt64) -> Workload? { byCgroup.withLock { $0[cgroupID] } }
+    /// By the index the kernel's records carry (`WorkloadIndex`).
+    public func workload(index: UInt32) -> Workload? {
+        byCgroup.withLock { table in table.values.first { WorkloadIndex.of($0) == index } }
+    }
     public var all: [UInt64: Workload] { byCgroup.withLock { $0 } }
     func replace(_ table: [UInt64: Workload]) { byCgroup.withLock { $0 = table } }
 }
@@ -137,6 +141,15 @@ public final class DatapathReconciler: Service, Sendable {
             }
         }
         enrollment.replace(desired.mapValues(\.0))
+        reconcileNames(desired.values.map(\.0), issues: &issues)
+    }
+
+    /// Names for the indexes in the kernel's tables, pinned so `ferryctl
+    /// connections` can show them while ferryd is down.
+    private func reconcileNames(_ workloads: [Workload], issues: inout [String]) {
+        guard let names = datapath.workloadNames else { return }
+        let desired = Dictionary(workloads.map { (WorkloadIndex.of($0), ferry_workload_name($0.key)) }, uniquingKeysWith: { a, _ in a })
+        issues += names.sync(to: desired) { $0.text == $1.text }.map { "workload names: \($0)" }
     }
 
     private func reconcileCapture(_ config: MeshConfig, issues: inout [String]) {

@@ -6,24 +6,20 @@ import ServiceLifecycle
 import Synchronization
 
 /// Once a second, off the data path: reads the kernel's view (map fill, program
-/// runs, datapath counters, each live connection's smoothed RTT and
-/// retransmits) and the agent's own (certificates, reloads) into `AgentMetrics`,
-/// so a scrape only serialises what is already there.
+/// runs, datapath counters) and the agent's own (certificates, reloads) into
+/// `AgentMetrics`, so a scrape only serialises what is already there. (Each
+/// socket's RTT and retransmits are `KernelEventDrain`'s.)
 public final class KernelSampler: Service, Sendable {
     private let datapath: FerryDatapath
-    private let connections: ConnectionTable
     private let metrics: AgentMetrics
     private let certificates: @Sendable () -> [AdminAPI.Certificate]
     private let reloads: @Sendable () -> (success: Int, failure: Int)
     private let interval: Duration
-    /// Retransmit totals already reported, per socket cookie.
-    private let reportedRetransmits = Mutex<[UInt64: UInt32]>([:])
 
-    public init(datapath: FerryDatapath, connections: ConnectionTable, metrics: AgentMetrics,
+    public init(datapath: FerryDatapath, metrics: AgentMetrics,
                 certificates: @escaping @Sendable () -> [AdminAPI.Certificate],
                 reloads: @escaping @Sendable () -> (success: Int, failure: Int), interval: Duration = .seconds(1)) {
         self.datapath = datapath
-        self.connections = connections
         self.metrics = metrics
         self.certificates = certificates
         self.reloads = reloads
@@ -46,7 +42,8 @@ public final class KernelSampler: Service, Sendable {
             let fd = bpf_obj_get(layout.mapPath(name))
             guard fd >= 0 else { continue }
             defer { close(fd) }
-            guard let info = try? BPFMapRef.info(fd: fd, name: name) else { continue }
+            // A ring buffer has bytes, not entries.
+            guard let info = try? BPFMapRef.info(fd: fd, name: name), info.type != "ringbuf" else { continue }
             let entries = info.type.contains("array") && !info.type.contains("sockmap")
                 ? Int(info.maxEntries) : BPFMapRef.rawKeys(fd: fd, keySize: Int(info.keySize)).count
             metrics.mapEntries(name, entries: entries, capacity: Int(info.maxEntries))
@@ -66,28 +63,6 @@ public final class KernelSampler: Service, Sendable {
             metrics.process(cpuSeconds: process.cpuSeconds, residentBytes: process.residentBytes,
                             openDescriptors: process.openDescriptors, startTime: process.startTime)
         }
-        samplePairs()
-    }
-
-    /// RTT and retransmits of the socket that carries each outbound connection
-    /// across the network (for HBONE: the shared TLS connection), by workload pair.
-    private func samplePairs() {
-        let kernel = Dictionary(datapath.connections.entries().map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        var seen = Set<UInt64>()
-        var retransmitsNow: [UInt64: UInt32] = [:]
-        for record in connections.all() where record.direction == .outbound {
-            let cookie = record.upstreamCookie.load(ordering: .relaxed)
-            guard cookie != 0, let stats = kernel[cookie] else { continue }
-            if stats.srtt_us > 0 { metrics.rtt(record.labels, microseconds: stats.srtt_us) }
-            // A shared socket's retransmits count once, for the first pair seen on it.
-            guard seen.insert(cookie).inserted else { continue }
-            retransmitsNow[cookie] = stats.total_retrans
-            let before = reportedRetransmits.withLock { $0[cookie] } ?? 0
-            if stats.total_retrans > before {
-                metrics.retransmits(record.labels, count: UInt64(stats.total_retrans - before))
-            }
-        }
-        reportedRetransmits.withLock { $0 = retransmitsNow }
     }
 }
 

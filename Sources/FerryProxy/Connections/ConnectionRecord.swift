@@ -47,6 +47,11 @@ public final class ConnectionRecord: Sendable {
     /// Kernel socket cookies of ferryd's two sockets (0 when unknown).
     public let downstreamCookie = Atomic<UInt64>(0)
     public let upstreamCookie = Atomic<UInt64>(0)
+    /// Sockets whose kernel numbers count for this connection's workload pair
+    /// (`ConnectionTable.claim`), released when it closes.
+    let claimedSockets = Mutex<[UInt64]>([])
+    /// Set once the connection has closed or failed: a socket claimed later is released at once.
+    let socketsReleased = Atomic<Bool>(false)
     /// Bytes already added to the Prometheus counters.
     let reportedSent = Atomic<UInt64>(0)
     let reportedReceived = Atomic<UInt64>(0)

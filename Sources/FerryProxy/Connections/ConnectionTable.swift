@@ -2,9 +2,11 @@ import FerryTelemetry
 import Synchronization
 
 /// Every live connection ferryd carries, with Istio TCP metrics reported as they
-/// open, move bytes and close.
+/// open, move bytes and close, and who owns the sockets the kernel reports on.
 public final class ConnectionTable: Sendable {
     private let live = Mutex<[UInt64: ConnectionRecord]>([:])
+    /// Socket cookie → workload pair leg or peer node, for the kernel's numbers.
+    public let sockets = SocketOwners()
     private let nextID = Atomic<UInt64>(1)
     private let metrics: TCPMetrics
     /// Totals since start, for tests and `ferryctl status`.
@@ -28,6 +30,31 @@ public final class ConnectionTable: Sendable {
         report(record)
         closedTotal.wrappingAdd(1, ordering: .relaxed)
         metrics.closed(record.labels)
+        releaseSockets(of: record)
+    }
+
+    /// Counts a socket's kernel numbers (RTT, retransmits, connect time) for
+    /// one leg of the record's workload pair.
+    func claim(_ cookie: UInt64, leg: SocketLeg, for record: ConnectionRecord) {
+        guard cookie != 0 else { return }
+        sockets.register(cookie, .pair(WorkloadPair(record.labels), leg))
+        record.claimedSockets.withLock { $0.append(cookie) }
+        // A cookie learnt after a very short connection ended.
+        if record.socketsReleased.load(ordering: .sequentiallyConsistent) { sockets.release([cookie]) }
+    }
+
+    /// A socket of a connection that was refused before it had a record: its
+    /// close record still counts for the pair.
+    func claim(_ cookie: UInt64, leg: SocketLeg, labels: TrafficLabels) {
+        sockets.register(cookie, .pair(WorkloadPair(labels), leg))
+        sockets.release([cookie])
+    }
+
+    /// The record will not be reported as closed (it failed before it opened):
+    /// its sockets wait only for their close records.
+    func releaseSockets(of record: ConnectionRecord) {
+        record.socketsReleased.store(true, ordering: .sequentiallyConsistent)
+        sockets.release(record.claimedSockets.withLock { $0 })
     }
 
     /// A connection that never got going (refused, upstream unreachable): counted

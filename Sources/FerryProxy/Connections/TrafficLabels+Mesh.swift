@@ -41,3 +41,12 @@ extension TrafficLabels {
         sourceCluster = peer?.cluster ?? "unknown"
     }
 }
+
+extension WorkloadPair {
+    /// A pair whose destination is not known: all a captured socket's close
+    /// record still names when no connection claimed the socket.
+    init(source workload: Workload) {
+        self.init(sourceWorkload: workload.canonicalName, sourceNamespace: workload.namespace,
+                  destinationWorkload: "unknown", destinationNamespace: "unknown")
+    }
+}

@@ -151,6 +151,9 @@ final class HBONEAcceptHandler: ChannelInboundHandler, RemovableChannelHandler {
         state = .done
         channelContext.writeAndFlush(wrapOutboundOut(.headers(.init(headers: [":status": "200"]))), promise: nil)
         Splice.track(opened.record, downstream: stream, upstream: opened.channel, context: context)
+        // The socket to the workload is the pair's server leg; the stream's own
+        // socket is the agent-to-agent one, which the node pair owns.
+        context.connections.claim(socketOf: opened.channel, leg: .server, for: opened.record)
         handoff.release(context: channelContext, removing: self)
         Splice.startReading(opened.channel)
         Splice.startReading(stream)

@@ -1,4 +1,5 @@
 import FerryMesh
+import FerryTelemetry
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -32,11 +33,15 @@ public final class HBONEPool: Sendable {
     private let security: HBONESecurity
     private let logger: Logger
     private let connectTimeout: TimeAmount
+    /// Where each connection's socket is claimed for its node pair.
+    private let sockets: SocketOwners?
     private let entries = Mutex<[Key: Entry]>([:])
     /// Connections ever opened, for tests and status.
     public let connectionsOpened = Atomic<Int>(0)
 
-    public init(group: EventLoopGroup, security: HBONESecurity, logger: Logger, connectTimeout: TimeAmount = .seconds(5)) {
+    public init(group: EventLoopGroup, security: HBONESecurity, logger: Logger, connectTimeout: TimeAmount = .seconds(5),
+                sockets: SocketOwners? = nil) {
+        self.sockets = sockets
         self.group = group
         self.security = security
         self.logger = logger
@@ -121,9 +126,19 @@ public final class HBONEPool: Sendable {
                 self?.remove(key, entry)
             case .success(let channel):
                 channel.closeFuture.whenComplete { [weak self] _ in self?.remove(key, entry) }
+                if let sockets = self?.sockets { Self.claim(channel, node: key.node, in: sockets) }
             }
         }
         return entry
+    }
+
+    /// The connection's socket carries many workload pairs: its RTT and
+    /// retransmits are the node pair's.
+    static func claim(_ channel: Channel, node: String, in sockets: SocketOwners) {
+        FerrySocketOptions.cookie(of: channel).whenSuccess { cookie in
+            sockets.register(cookie, .node(node))
+            channel.closeFuture.whenComplete { _ in sockets.release([cookie]) }
+        }
     }
 
     private func remove(_ key: Key, _ entry: Entry) {

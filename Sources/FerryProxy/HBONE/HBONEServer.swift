@@ -1,5 +1,6 @@
 import FerryHTTP
 import FerryMesh
+import FerryTelemetry
 import Logging
 import NIOCore
 import NIOHTTP2
@@ -30,6 +31,8 @@ public final class HBONEServer: Service, Sendable {
         try await Listener.bind(address, group: group, marked: true) { [context, security] channel in
             channel.eventLoop.makeCompletedFuture(withResultOf: { () throws -> Void in
                 try security.configureServer(channel)
+                let peer = channel.remoteAddress?.ipAddress.flatMap(IPAddress.init)
+                HBONEPool.claim(channel, node: Self.peerNode(peer, in: context.store.state), in: context.connections.sockets)
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .server, connectionConfiguration: HBONESettings.peerConnection,
                     streamConfiguration: HBONESettings.peerStream
@@ -51,6 +54,13 @@ public final class HBONEServer: Service, Sendable {
                 try channel.syncOptions?.setOption(ChannelOptions.autoRead, value: true)
             })
         }
+    }
+
+    /// The node whose agent connects from `address` ("unknown" when no Node
+    /// resource lists it: a peer outside this mesh's configuration).
+    static func peerNode(_ address: IPAddress?, in state: MeshState) -> String {
+        guard let address else { return "unknown" }
+        return state.nodes.values.first { $0.addresses.contains(address) }?.name ?? "unknown"
     }
 
     public func run() async throws {

@@ -89,6 +89,9 @@ public final class InboundPlaintextListener: Service, Sendable {
         InboundConnector.open(target: target, peer: peer, on: channel.eventLoop, context: context).whenComplete { result in
             switch result {
             case .success(let opened):
+                // A plaintext client's socket (maybe across the network) and the one to the workload.
+                context.connections.claim(socketOf: channel, leg: .client, for: opened.record)
+                context.connections.claim(socketOf: opened.channel, leg: .server, for: opened.record)
                 Splice.join(downstream: channel, upstream: opened.channel, record: opened.record, context: context)
             case .failure:
                 OutboundConnection.refuse(channel)

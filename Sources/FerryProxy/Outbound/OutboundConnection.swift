@@ -31,12 +31,19 @@ enum OutboundConnection {
         labels.sourcePrincipal = sourceIdentity?.uri ?? "unknown"
 
         func record(route: RouteKind, upstream: IPEndpoint, destination workload: Workload?, labels: TrafficLabels) -> ConnectionRecord {
-            ConnectionRecord(
+            let record = ConnectionRecord(
                 id: context.connections.makeID(), direction: .outbound, route: route,
                 client: IPEndpoint(channel.remoteAddress), destination: origin.destination, upstream: upstream,
                 sourceWorkload: source?.key, destinationWorkload: workload?.key, sourceIdentity: sourceIdentity?.uri,
                 destinationIdentity: workload?.knownIdentity(trustDomain: state.config.trustDomain)?.uri, labels: labels
             )
+            // The workload's own socket: the client leg of the pair.
+            context.connections.claim(origin.socket_cookie, leg: .client, for: record)
+            return record
+        }
+        func fail(_ labels: TrafficLabels, flags: ResponseFlags, reason: String) {
+            OutboundConnection.fail(channel, labels: labels, flags: flags, reason: reason, workloadSocket: origin.socket_cookie,
+                                    context: context)
         }
 
         // An HTTP Service port: requests, not bytes.
@@ -65,7 +72,7 @@ enum OutboundConnection {
             labels.securityPolicy = .mutualTLS
             guard let source, let sourceIdentity else {
                 // Enrolled cgroups always map to a workload; a stale entry does not.
-                fail(channel, labels: labels, flags: .noRoute, reason: "source workload unknown (cgroup \(origin.cgroup_id))", context: context)
+                fail(labels, flags: .noRoute, reason: "source workload unknown (cgroup \(origin.cgroup_id))")
                 return
             }
             if workload.node == context.node {
@@ -73,8 +80,7 @@ enum OutboundConnection {
                       record: record(route: .local, upstream: target, destination: workload, labels: labels), context: context)
             } else {
                 guard let nodeName = workload.node, let agent = state.nodes[nodeName]?.agentAddress else {
-                    fail(channel, labels: labels, flags: .noRoute,
-                         reason: "no agent address for node \(workload.node ?? "(none)") of \(workload.key)", context: context)
+                    fail(labels, flags: .noRoute, reason: "no agent address for node \(workload.node ?? "(none)") of \(workload.key)")
                     return
                 }
                 hbone(channel, source: source, identity: sourceIdentity, node: nodeName,
@@ -84,7 +90,7 @@ enum OutboundConnection {
 
         case .noHealthyEndpoint(let service):
             labels.destinationService = service.hostname()
-            fail(channel, labels: labels, flags: .noHealthyUpstream, reason: "service \(service.key) has no endpoint", context: context)
+            fail(labels, flags: .noHealthyUpstream, reason: "service \(service.key) has no endpoint")
         }
     }
 
@@ -93,7 +99,7 @@ enum OutboundConnection {
         Listener.connect(to: record.upstream, on: channel.eventLoop, timeout: context.upstreamConnectTimeout).whenComplete { result in
             switch result {
             case .success(let upstream):
-                recordCookies(record, downstream: channel, upstream: upstream)
+                recordCookies(record, downstream: channel, upstream: upstream, context: context)
                 Splice.join(downstream: channel, upstream: upstream, record: record, context: context)
             case .failure(let error):
                 fail(channel, labels: record.labels, flags: .upstreamConnectionFailure,
@@ -113,7 +119,7 @@ enum OutboundConnection {
             .whenComplete { result in
                 switch result {
                 case .success(let opened):
-                    recordCookies(record, downstream: channel, upstream: opened.channel)
+                    recordCookies(record, downstream: channel, upstream: opened.channel, context: context)
                     Splice.track(opened.record, downstream: channel, upstream: opened.channel, context: context)
                     Splice.join(downstream: channel, upstream: opened.channel, record: record, context: context)
                 case .failure(let error as InboundRefusal):
@@ -179,17 +185,28 @@ enum OutboundConnection {
         source.addresses.first { $0.isIPv4 == target.ip.isIPv4 } ?? source.addresses.first ?? IPEndpoint(channel.remoteAddress)?.ip
     }
 
-    static func recordCookies(_ record: ConnectionRecord, downstream: Channel, upstream: Channel) {
+    /// The cookies of ferryd's two sockets; the upstream one (to the
+    /// destination, on this node or outside the mesh) is the pair's server leg.
+    static func recordCookies(_ record: ConnectionRecord, downstream: Channel, upstream: Channel, context: ProxyContext) {
         FerrySocketOptions.cookie(of: downstream).whenSuccess { record.downstreamCookie.store($0, ordering: .relaxed) }
-        FerrySocketOptions.cookie(of: upstream).whenSuccess { record.upstreamCookie.store($0, ordering: .relaxed) }
+        FerrySocketOptions.cookie(of: upstream).whenSuccess { cookie in
+            record.upstreamCookie.store(cookie, ordering: .relaxed)
+            context.connections.claim(cookie, leg: .server, for: record)
+        }
     }
 
-    /// Counts and logs a connection that could not be carried, and resets the client.
+    /// Counts and logs a connection that could not be carried, and resets the
+    /// client. `workloadSocket`: the client's socket when there is no record.
     static func fail(_ channel: Channel, labels: TrafficLabels, flags: ResponseFlags, reason: String,
-                     record: ConnectionRecord? = nil, context: ProxyContext) {
+                     record: ConnectionRecord? = nil, workloadSocket: UInt64 = 0, context: ProxyContext) {
         var failed = labels
         failed.responseFlags = flags
         context.connections.failed(failed)
+        if let record {
+            context.connections.releaseSockets(of: record)
+        } else {
+            context.connections.claim(workloadSocket, leg: .client, labels: failed)
+        }
         context.logger.warning("outbound connection failed", metadata: [
             "ferry.reason": "\(reason)", "ferry.flags": "\(flags.rawValue)",
             "ferry.source": "\(labels.sourcePrincipal)", "ferry.destination": "\(labels.destinationService)",

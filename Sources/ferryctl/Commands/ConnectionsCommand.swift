@@ -51,7 +51,9 @@ struct ConnectionsCommand: AsyncParsableCommand {
         } catch let error as AdminError {
             guard case .agentDown = error else { fail("\(error)") }
             note = "\(error); showing the kernel map only"
-            rows = KernelConnection.all(from: datapath.openPinned()).filter { $0.kind == .captured }.map(Self.row)
+            let pinned = datapath.openPinned()
+            let names = WorkloadNames(pinned)
+            rows = KernelConnection.all(from: pinned).filter { $0.kind == .captured }.map { Self.row($0, names: names) }
         }
         rows = rows.filter { row in
             (direction == nil || row.direction == direction)
@@ -90,9 +92,11 @@ struct ConnectionsCommand: AsyncParsableCommand {
         )
     }
 
-    static func row(_ kernel: KernelConnection) -> Row {
+    /// A row from the kernel alone: the workload by the name ferryd pinned
+    /// for its index ("#index" when there is none, as in an older pin set).
+    static func row(_ kernel: KernelConnection, names: WorkloadNames) -> Row {
         Row(
-            direction: "outbound", sourceWorkload: kernel.workloadIndex.map { "#\($0)" } ?? "-", destinationWorkload: "-",
+            direction: "outbound", sourceWorkload: kernel.workloadIndex.map { names.name(of: $0) } ?? "-", destinationWorkload: "-",
             sourceIdentity: nil, destinationIdentity: nil, source: "\(kernel.local)",
             destination: kernel.originalDestination.map { "\($0)" } ?? "\(kernel.remote)", route: "kernel",
             bytesSent: kernel.bytesAcked, bytesReceived: kernel.bytesReceived,
@@ -100,4 +104,16 @@ struct ConnectionsCommand: AsyncParsableCommand {
             ageSeconds: kernel.ageSeconds
         )
     }
+}
+
+/// The workload names ferryd pins (`ferry_names`), read once.
+struct WorkloadNames {
+    private let byIndex: [UInt32: String]
+
+    init(_ datapath: FerryDatapath) {
+        byIndex = Dictionary((datapath.workloadNames?.entries() ?? []).map { ($0.key, $0.value.text) },
+                             uniquingKeysWith: { a, _ in a })
+    }
+
+    func name(of index: UInt32) -> String { byIndex[index] ?? "#\(index)" }
 }

@@ -11,6 +11,11 @@
   many  --to ADDR:PORT --concurrent C --sequential S
                                     C parallel then S sequential short exchanges
   origdst --listen ADDR:PORT        accept one connection; print SO_ORIGINAL_DST
+  burst --to ADDR:PORT --count N --parallel P
+                                    N short exchanges over P workers; print
+                                    "done N failures F seconds S"
+  resets --to ADDR:PORT --count N   N connections, each closed at once with a reset
+  idle --to ADDR:PORT --seconds S   connect, say "connected", send nothing for S seconds
 """
 import argparse
 import hashlib
@@ -145,6 +150,55 @@ def cmd_many(args):
     sys.exit(1 if failures else 0)
 
 
+def cmd_burst(args):
+    """Short connections as a busy client makes them: each sends a little,
+    half-closes and reads the answer."""
+    failures = []
+    payload = pattern(2000)
+    remaining = list(range(args.count))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not remaining:
+                    return
+                remaining.pop()
+            try:
+                answer = exchange(args.to, payload)
+                if not answer.startswith(f"{len(payload)} "):
+                    failures.append(answer)
+            except OSError as error:
+                failures.append(str(error))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(args.parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"done {args.count} failures {len(failures)} seconds {time.monotonic() - started:.2f}", flush=True)
+    for failure in failures[:5]:
+        print(failure, flush=True)
+    sys.exit(1 if failures else 0)
+
+
+def cmd_resets(args):
+    host, port = split(args.to)
+    for _ in range(args.count):
+        conn = socket.create_connection((host, port), timeout=10)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+    print(f"reset {args.count}", flush=True)
+
+
+def cmd_idle(args):
+    host, port = split(args.to)
+    with socket.create_connection((host, port), timeout=30):
+        print("connected", flush=True)
+        time.sleep(args.seconds)
+
+
 def cmd_origdst(args):
     host, port = split(args.listen)
     server = socket.socket(family(host), socket.SOCK_STREAM)
@@ -169,6 +223,10 @@ def main():
     p = sub.add_parser("hold"); p.add_argument("--to", required=True); p.add_argument("--seconds", type=float, default=5)
     p = sub.add_parser("many"); p.add_argument("--to", required=True)
     p.add_argument("--concurrent", type=int, default=100); p.add_argument("--sequential", type=int, default=1000)
+    p = sub.add_parser("burst"); p.add_argument("--to", required=True)
+    p.add_argument("--count", type=int, default=60); p.add_argument("--parallel", type=int, default=6)
+    p = sub.add_parser("resets"); p.add_argument("--to", required=True); p.add_argument("--count", type=int, default=100)
+    p = sub.add_parser("idle"); p.add_argument("--to", required=True); p.add_argument("--seconds", type=float, default=10)
     p = sub.add_parser("origdst"); p.add_argument("--listen", required=True)
     p.add_argument("--accept-after", type=float, default=0, help="seconds to wait before accepting")
     args = parser.parse_args()
@@ -184,6 +242,12 @@ def main():
         cmd_many(args)
     elif args.command == "origdst":
         cmd_origdst(args)
+    elif args.command == "burst":
+        cmd_burst(args)
+    elif args.command == "resets":
+        cmd_resets(args)
+    elif args.command == "idle":
+        cmd_idle(args)
 
 
 if __name__ == "__main__":
