@@ -2,7 +2,7 @@
 # make bench: Ferry against baselines measured in the same run, printed as
 # tables with ratios. Needs root; builds its own lab of network namespaces.
 #   FERRY_BIN_DIR     release binaries (set by make bench)
-#   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http http-rules")
+#   BENCH_SCENARIOS   which scenarios (default: "same-node cross-node policy http http-rules close-events")
 #   BENCH_SECONDS     length of each throughput run (default 5)
 #   BENCH_ROUNDS      rounds per scenario; each figure is the median (default 3)
 #   FUZZ_COUNT        cases per kind of input in the fuzz scenario (default 300)
@@ -12,7 +12,7 @@ source scripts/lib/netlab.sh
 BIN="${FERRY_BIN_DIR:?set FERRY_BIN_DIR}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-5}"
 RR_COUNT="${BENCH_RR_COUNT:-20000}"
-SCENARIOS="${BENCH_SCENARIOS:-same-node cross-node policy http http-rules}"
+SCENARIOS="${BENCH_SCENARIOS:-same-node cross-node policy http http-rules close-events}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 trap lab_teardown EXIT INT TERM
 
@@ -32,6 +32,11 @@ iperf() {
 rr() {
     lab_run "$1" "$2" "$LAB_DIR/rr" client "$3" "$4" "$RR_COUNT" 64 |
         sed -E 's/p50_us=([0-9.]+) p90_us=[0-9.]+ p99_us=([0-9.]+)/\1 \2/'
+}
+
+# short connections per second: HOST CGROUP TARGET PORT → "cps" (8 in parallel, 64 bytes each way)
+cps() {
+    lab_run "$1" "$2" "$LAB_DIR/rr" cps "$3" "$4" "$SECONDS_PER_RUN" 8 64 | sed -E 's/cps=([0-9.]+) .*/\1/'
 }
 
 # The candidates of one round run back to back and rounds repeat, so a noisy
@@ -93,12 +98,12 @@ spec: {address: $(lab_ip "$1"), serviceAccount: $2, ports: {${4:-}}}
 YAML
 }
 
-start_agent() {   # NODE (the first node also runs the CA)
-    local node=$1 ca_ip
+start_agent() {   # NODE [FERRYD ARGS...] (the first node also runs the CA)
+    local node=$1 ca_ip; shift
     ca_ip=$(lab_ip bench-a)
     lab_spawn "ferryd-$node" "$node" agent "$BIN/ferryd" --config-dir "$CONFIG" --node "$node" \
         --ca-address "$ca_ip:15012" --credentials "$LAB_DIR/creds-$node" \
-        --pin-dir "$(lab_pins "$node")" --cgroup-root "$LAB_CGROUP_ROOT/$node"
+        --pin-dir "$(lab_pins "$node")" --cgroup-root "$LAB_CGROUP_ROOT/$node" "$@"
     for _ in $(seq 200); do
         lab_in "$(lab_ns "$node")" env FERRY_PIN_DIR="$(lab_pins "$node")" "$BIN/ferryctl" certs -o json 2>/dev/null | grep -q '"valid"' && return 0
         sleep 0.1
@@ -375,6 +380,45 @@ YAML
     row "max req/s (wrk, 16 conns)" "$(med offsat_1)" "$(med onsat_1)" "" "$(ratio "$(med offsat_1)" "$(med onsat_1)")×"
 }
 
+# Both agents again, with these ferryd arguments (pins and links stay: the new
+# programs are swapped into the pinned links).
+restart_agents() {
+    local node
+    for node in bench-a bench-b; do lab_stop "ferryd-$node"; done
+    for node in bench-a bench-b; do start_agent "$node" "$@"; done
+}
+
+# metric NODE NAME: a series' value from an agent's /metrics (0 when absent).
+metric() {
+    lab_in "$(lab_ns "$1")" curl -s localhost:15020/metrics | awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+close_events() {
+    echo
+    echo "== close records: cross-node round trip and short connections with the kernel's close records off and on =="
+    local b; b=$(lab_ip bench-b)
+    local off_rr_1=() off_rr_2=() on_rr_1=() on_rr_2=() off_cps_1=() on_cps_1=() mode records=0 dropped=0
+    for _ in $(seq "$ROUNDS"); do
+        for mode in off on; do
+            if [ "$mode" = off ]; then restart_agents --no-close-events; else restart_agents; fi
+            measure "${mode}_rr" rr bench-a client "$b" 7000
+            measure "${mode}_cps" cps bench-a client "$b" 7000
+            if [ "$mode" = on ]; then
+                sleep 1.5   # the last records drained, the counters sampled
+                records=$((records + $(metric bench-a ferry_kernel_events_total) + $(metric bench-b ferry_kernel_events_total)))
+                # The kernel's count lives in the pinned counters: a total, not per run.
+                dropped=$(($(metric bench-a ferry_kernel_events_dropped_total) + $(metric bench-b ferry_kernel_events_dropped_total)))
+            fi
+        done
+    done
+    row "metric" "records off" "records on" "" "on − off"
+    row "round trip p50 (µs)" "$(med off_rr_1)" "$(med on_rr_1)" "" "$(delta "$(med off_rr_1)" "$(med on_rr_1)")"
+    row "round trip p99 (µs)" "$(med off_rr_2)" "$(med on_rr_2)" "" "$(delta "$(med off_rr_2)" "$(med on_rr_2)")"
+    row "connections/s (8 parallel)" "$(med off_cps_1)" "$(med on_cps_1)" "" "$(ratio "$(med off_cps_1)" "$(med on_cps_1)")×"
+    echo "close records read by both agents in the 'on' rounds: $records, dropped: $dropped"
+    echo "target: no change beyond the rounds' spread"
+}
+
 # ---------------------------------------------------------------------------
 # Not a benchmark: `make fuzz` runs this scenario alone, in the same lab.
 # Hostile input at the agents' ports and config directory; after each kind,
@@ -441,6 +485,7 @@ for scenario in $SCENARIOS; do
         policy) policy ;;
         http) http ;;
         http-rules) http_rules ;;
+        close-events) close_events ;;
         fuzz) fuzz ;;
         *) echo "unknown scenario $scenario" >&2 ;;
     esac
