@@ -20,6 +20,17 @@ import Testing
         #expect(FERRY_CTR_EVENTS_DROPPED.rawValue == FERRY_CTR_COUNT.rawValue - 1, "new counters go last")
     }
 
+    /// The compiled sockops program declares the maps with the shapes Swift reads.
+    @Test func theObjectDeclaresTheRingBufferAndTheStatsSwiftReads() throws {
+        let maps = try BPFObject.declaredMaps(path: DatapathLayout.defaultObjectDirectory() + "/sockops.bpf.o")
+        let events = try #require(maps["ferry_events"])
+        #expect(events.type == BPF_MAP_TYPE_RINGBUF.rawValue)
+        #expect(events.maxEntries == FERRY_EVENTS_DEFAULT_BYTES)
+        let conns = try #require(maps["ferry_conns"])
+        #expect(conns.valueSize == UInt32(MemoryLayout<ferry_conn_stats>.size))
+        #expect(maps["ferry_counters"]?.maxEntries == FERRY_CTR_COUNT.rawValue)
+    }
+
     @Test func workloadNamesRoundTripAndLongOnesAreCut() {
         #expect(ferry_workload_name("demo/client").text == "demo/client")
         let long = String(repeating: "n", count: 400)
